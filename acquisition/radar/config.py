@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -565,16 +565,6 @@ class RadarConfig:
                 at = start[-1] if start else len(lines)
                 lines.insert(at, CfgLine(0, new.to_line(), new))
         return RadarConfig(self.source, tuple(lines))
-
-    def without_commands(self, names: Iterable[str]) -> list[str]:
-        """Command lines except the named ones (e.g. to send a cfg without sensorStart)."""
-        skip = set(names)
-        result = []
-        for _, command in self.commands():
-            name = command.name if isinstance(command, RawCommand) else command.NAME
-            if name not in skip:
-                result.append(command.to_line())
-        return result
 
 
 def _sorted(issues: Sequence[ConfigIssue]) -> list[ConfigIssue]:

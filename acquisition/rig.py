@@ -241,7 +241,7 @@ class SubjectSpec:
     """The simulated person.
 
     Attributes:
-        action: action name the simulator animates (e.g. ``"walking"``).
+        action: action name the simulator animates (one of ``acquisition.sim.person.ACTIONS``).
         seed: seed of the subject's body shape and motion variation.
         position: (x, y) of the subject's feet on the floor, rig frame, metres.
         heading_deg: direction the subject faces, degrees about the rig z axis from rig x
@@ -797,10 +797,17 @@ def _simulation(doc: _Doc, path: KeyPath, value: Any) -> SimulationSpec:
         ("action", "seed", "position", "heading_deg"),
     )
     position = s.vector("position", 2, [2.5, 0.0])
+    action = s.text("action", "walk_wave")
+    from acquisition.sim.person import ACTIONS
+
+    if action not in ACTIONS:
+        doc.fail(
+            (*s.path, "action"), f"unknown action {action!r}; known: {', '.join(ACTIONS)}"
+        )
     return SimulationSpec(
         seed=m.integer("seed", 0),
         subject=SubjectSpec(
-            action=s.text("action", "walking"),
+            action=action,
             seed=s.integer("seed", 0),
             position=(position[0], position[1]),
             heading_deg=s.number("heading_deg", 180.0),

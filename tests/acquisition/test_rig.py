@@ -141,7 +141,7 @@ def test_sim_rig_mirrors_the_real_rig() -> None:
     real = load_rig(CONFIGS / "rigs" / "dual_radar.yaml")
     sim = load_rig(CONFIGS / "rigs" / "dual_radar_sim.yaml")
     assert sim.simulated and sim.simulation is not None
-    assert sim.simulation.subject.action == "walking"
+    assert sim.simulation.subject.action == "walk_wave"
     for r_real, r_sim in zip(real.radars, sim.radars, strict=True):
         assert r_sim.kind == "emulated" and r_sim.cli_port == "auto"
         assert r_sim.cfg_path == r_real.cfg_path
@@ -423,3 +423,13 @@ def test_docs_example_is_a_valid_rig() -> None:
     example = text.split("## Example", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
     rig = parse_rig(example, source=CONFIGS / "rigs" / "doc_example.yaml")
     assert rig.radar("vertical").ti_x_axis_in_rig() == pytest.approx((0, 0, 1), abs=1e-12)
+
+
+def test_unknown_simulated_action_is_rejected(tmp_path: Path) -> None:
+    source = Path(__file__).parents[2] / "sensor_configs" / "rigs" / "dual_radar_sim.yaml"
+    text = source.read_text().replace("action: walk_wave", "action: moonwalk")
+    bad = tmp_path / "rigs" / "bad.yaml"
+    bad.parent.mkdir()
+    bad.write_text(text.replace("cfg: ../", f"cfg: {source.parents[1]}/"))
+    with pytest.raises(RigFileError, match=r"simulation\.subject\.action.*moonwalk"):
+        load_rig(bad)

@@ -162,3 +162,56 @@ class OnlinePulseMatcher:
             return NO_TRIGGER
         self._taken.add(index)
         return index
+
+
+class CounterAligner:
+    """Pulse index of frames that carry a device frame counter (radar byte-count frames, camera
+    frame counters), robust to timing jitter.
+
+    The counter is exact where host timing is not: once one frame is matched to a pulse by time,
+    ``trigger = counter + offset`` for the frames that follow. Timing is still checked for every
+    frame: when a frame's latency after its counter-predicted pulse departs from the typical
+    latency by more than half a period (the device skipped a pulse, or was restarted), the frame
+    is matched by time again and the offset is updated (counted in ``resyncs``).
+    """
+
+    def __init__(self, period_ns: int, window: SyncWindow | None = None) -> None:
+        self.period_ns = period_ns
+        self.matcher = OnlinePulseMatcher(window or SyncWindow.for_period(period_ns))
+        self._pulse_time: dict[int, int] = {}
+        self.offset: int | None = None
+        self._latencies: list[int] = []
+        self.resyncs = 0
+
+    def add_pulse(self, index: int, time_ns: int) -> None:
+        self.matcher.add_pulse(index, time_ns)
+        self._pulse_time[index] = time_ns
+
+    def ready(self, frame_time_ns: int) -> bool:
+        return self.matcher.ready(frame_time_ns)
+
+    def _typical_latency(self) -> int | None:
+        if not self._latencies:
+            return None
+        recent = sorted(self._latencies[-50:])
+        return recent[len(recent) // 2]
+
+    def assign(self, counter: int, frame_time_ns: int | None) -> int:
+        """Pulse index of the frame with device counter ``counter`` received at
+        ``frame_time_ns`` (None when the frame has no time, e.g. all its packets were lost)."""
+        if frame_time_ns is None:
+            return counter + self.offset if self.offset is not None else NO_TRIGGER
+        typical = self._typical_latency()
+        if self.offset is not None and typical is not None:
+            candidate = counter + self.offset
+            edge = self._pulse_time.get(candidate)
+            if edge is not None and abs(frame_time_ns - edge - typical) < self.period_ns // 2:
+                self._latencies.append(frame_time_ns - edge)
+                self.matcher._taken.add(candidate)
+                return candidate
+            self.resyncs += 1
+        index = self.matcher.match(frame_time_ns)
+        if index != NO_TRIGGER:
+            self.offset = index - counter
+            self._latencies.append(frame_time_ns - self._pulse_time[index])
+        return index

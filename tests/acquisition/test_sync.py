@@ -74,3 +74,27 @@ def test_online_matcher_agrees_with_offline() -> None:
     assert got == offline.trigger_index.tolist()
     with pytest.raises(ValueError, match="back in time"):
         online.add_pulse(999, 0)
+
+
+def test_counter_aligner_survives_latency_jitter_and_detects_a_skipped_pulse() -> None:
+    from acquisition.sync import CounterAligner
+
+    idx, times = pulses(40, start=0)
+    rng = np.random.default_rng(5)
+    aligner = CounterAligner(PERIOD)
+    for i, t in zip(idx, times, strict=True):
+        aligner.add_pulse(int(i), int(t))
+    got = []
+    counter = 0
+    for k in range(40):
+        if k == 25:
+            continue  # the device skipped pulse 25: counters go on without a gap
+        # 5 ms typical latency with up to 40 ms of scheduling jitter now and then.
+        latency = 5_000_000 + int(rng.integers(0, 40_000_000)) * (k % 7 == 3)
+        got.append(aligner.assign(counter, int(times[k]) + latency))
+        counter += 1
+    expected = [k for k in range(40) if k != 25]
+    assert got == expected
+    assert aligner.resyncs == 1
+    # A frame with no time (all its packets lost) still gets its pulse from the counter.
+    assert aligner.assign(counter, None) == 40

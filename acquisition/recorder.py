@@ -1,0 +1,681 @@
+"""Record one take from a rig: configure, arm, trigger, stream, synchronise, write.
+
+Order matters on a hardware-triggered rig: every sensor is configured and armed first (radar
+configured over its CLI, capture card recording, ``sensorStart`` so the radar waits for SYNC_IN,
+cameras streaming in external-trigger mode), and only then does the trigger board start pulsing.
+Stopping reverses it: the trigger stops, the last frames drain, the sensors stop.
+
+Every frame gets the index of the trigger pulse that started it (:mod:`acquisition.sync`): radar
+frames by the arrival time of their first packet, camera frames by their reception time, both
+against the pulse edges mapped from the trigger board's clock (:class:`TriggerClock`). Frames
+that cannot be matched, pulses a sensor missed, and sensors that started late or stopped early
+are counted in the manifest, never hidden.
+
+Example::
+
+    rig = load_rig("sensor_configs/rigs/dual_radar_sim.yaml")
+    with EmulatedRig(rig) as emulated:
+        recorder = Recorder(rig, endpoints=emulated.endpoints, camera_options=...)
+        manifest = recorder.record(TakeInfo(session="2024-05", take="S01_wave_001"), 10.0)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from acquisition.cameras.base import Camera, CameraLost
+from acquisition.cameras.factory import create_camera
+from acquisition.dca1000.control import DCA1000Control
+from acquisition.dca1000.protocol import MAX_PAYLOAD_BYTES
+from acquisition.dca1000.receiver import DCA1000Receiver, RawFrame
+from acquisition.emulated_rig import RigEndpoints
+from acquisition.emulation.trigger_line import TriggerLine, TriggerPulse
+from acquisition.errors import DeviceError
+from acquisition.radar.config import RadarConfig, load_radar_config
+from acquisition.radar_cli.driver import RadarCli
+from acquisition.recording.manifest import TakeManifest
+from acquisition.recording.records import (
+    RadarFrameRecord,
+    TriggerPulseRecord,
+)
+from acquisition.recording.writer import TakeWriter
+from acquisition.rig import CameraSpec, RadarSpec, RigConfig
+from acquisition.sync import NO_TRIGGER, CounterAligner
+from acquisition.trigger.clock import ClockNotReady, TriggerClock
+from acquisition.trigger.driver import PulseRecord, TriggerBoard
+
+log = logging.getLogger(__name__)
+
+# A radar's first packet leaves the card within a few chirps of the edge; allow the whole frame
+# period minus a margin. Cameras: exposure + read-out + USB, well under one period at 10 Hz.
+_WAIT_FOR_PULSE_S = 1.0
+GROUND_TRUTH_NAME = "sim_ground_truth.npz"
+
+
+@dataclass
+class TakeInfo:
+    """What the operator says about a take."""
+
+    session: str
+    take: str
+    subject: str | None = None
+    action: str | None = None
+    scene: str | None = None
+    consent_ref: str | None = None
+
+
+@dataclass
+class StreamSync:
+    """Online bookkeeping of one stream's frames against the pulses."""
+
+    name: str
+    aligner: CounterAligner
+    matched: list[int] = field(default_factory=list)
+    unmatched_frames: int = 0
+
+    def summary(self, pulse_indexes: list[int]) -> dict[str, int]:
+        got = set(self.matched)
+        base = {"extra_frames": self.unmatched_frames, "resyncs": self.aligner.resyncs}
+        if not got:
+            return {
+                **base,
+                "matched_frames": 0,
+                "missed_pulses": 0,
+                "late_start_pulses": len(pulse_indexes),
+                "early_stop_pulses": 0,
+            }
+        first, last = min(got), max(got)
+        return {
+            **base,
+            "matched_frames": len(got),
+            "missed_pulses": sum(1 for i in pulse_indexes if first <= i <= last and i not in got),
+            "late_start_pulses": sum(1 for i in pulse_indexes if i < first),
+            "early_stop_pulses": sum(1 for i in pulse_indexes if i > last),
+        }
+
+    def assign(self, counter: int, time_ns: int | None) -> int:
+        trigger = self.aligner.assign(counter, time_ns)
+        if trigger != NO_TRIGGER:
+            self.matched.append(trigger)
+        else:
+            self.unmatched_frames += 1
+        return trigger
+
+
+class _StatusLine:
+    """Counters for the live status line."""
+
+    def __init__(self) -> None:
+        self.frames: dict[str, int] = {}
+        self.lost_bytes: dict[str, int] = {}
+        self.bytes = 0
+        self.lock = threading.Lock()
+
+    def count(self, stream: str, nbytes: int, lost: int = 0) -> None:
+        with self.lock:
+            self.frames[stream] = self.frames.get(stream, 0) + 1
+            self.lost_bytes[stream] = self.lost_bytes.get(stream, 0) + lost
+            self.bytes += nbytes
+
+
+class Recorder:
+    """Records takes from a rig through the plain-Python drivers.
+
+    Args:
+        rig: the rig file.
+        endpoints: concrete ports of an emulated rig (None: the rig file's own ports).
+        camera_options: camera name -> extra keyword arguments for ``create_camera`` (the
+            simulated cameras' frame source and trigger line).
+        sessions_root: overrides the rig file's ``recording.sessions_root``.
+        status: called about once a second with a one-line status text (None: silent).
+    """
+
+    def __init__(
+        self,
+        rig: RigConfig,
+        *,
+        endpoints: RigEndpoints | None = None,
+        camera_options: dict[str, dict[str, Any]] | None = None,
+        sessions_root: str | Path | None = None,
+        status: Callable[[str], None] | None = None,
+    ) -> None:
+        self.rig = rig
+        self.endpoints = endpoints
+        self.camera_options = camera_options or {}
+        root = sessions_root if sessions_root is not None else rig.recording.sessions_root
+        self.sessions_root = Path(root).expanduser()
+        self.status = status
+        self.configs: dict[str, RadarConfig] = {
+            r.name: load_radar_config(r.cfg_path) for r in rig.radars
+        }
+        if rig.trigger is None:
+            raise ValueError(f"{rig.source}: recording needs a trigger board in the rig")
+        self.period_ns = round(1e9 / rig.trigger.rate_hz)
+        self._stop = threading.Event()
+        self._camera_stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._frame_queues: dict[str, queue.Queue[RawFrame | None]] = {}
+        self._errors: list[str] = []
+        # Trigger lines fired in this process from the trigger board's reports (simulated
+        # cameras of an emulated rig whose wire devices run in another process).
+        self._local_lines: list[tuple[TriggerLine, dict[int, int]]] = []
+        self._world: Any = None
+
+    # --- public ----------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask a running :meth:`record` to finish (thread-safe; used by Ctrl-C handlers)."""
+        self._stop.set()
+
+    def record(
+        self, info: TakeInfo, duration_s: float, *, writer_options: dict[str, Any] | None = None
+    ) -> TakeManifest:
+        """Record one take of ``duration_s`` seconds (or until :meth:`stop`)."""
+        self._stop.clear()
+        self._camera_stop.clear()
+        self._threads, self._frame_queues, self._errors = [], {}, []
+        writer = TakeWriter.create(
+            self.sessions_root,
+            info.session,
+            info.take,
+            subject=info.subject,
+            action=info.action,
+            scene=info.scene,
+            consent_ref=info.consent_ref,
+            **(writer_options or {}),
+        )
+        rig_text = Path(self.rig.source).read_text() if Path(self.rig.source).is_file() else None
+        writer.set_rig(self.rig.to_dict(), rig_text)
+        for spec in self.rig.radars:
+            cfg = self.configs[spec.name]
+            writer.add_radar(
+                spec.name,
+                cfg_text=Path(spec.cfg_path).read_text(),
+                info={
+                    "board": spec.board,
+                    "mounting": spec.mounting,
+                    "output": spec.output,
+                    "params": cfg.derived(spec.board),
+                },
+            )
+        status = "complete"
+        try:
+            self._run(writer, duration_s)
+        except KeyboardInterrupt:
+            writer.event("stopped", "stopped by the operator (Ctrl-C)")
+        except DeviceError as exc:
+            writer.event("device_error", str(exc), device=exc.device)
+            status = "failed"
+            writer.close(status)
+            raise
+        except BaseException:
+            status = "failed"
+            writer.close(status)
+            raise
+        return writer.close(status)
+
+    # --- the take --------------------------------------------------------------------------------
+    def _run(self, writer: TakeWriter, duration_s: float) -> None:
+        rig = self.rig
+        assert rig.trigger is not None
+        clock = TriggerClock()
+        wall_offset_ns = time.time_ns() - time.monotonic_ns()
+        pulses: list[int] = []
+        pulse_times: dict[int, int] = {}
+        live = _StatusLine()
+        syncs: dict[str, StreamSync] = {}
+        sync_lock = threading.Lock()
+
+        def on_pulse(pulse: PulseRecord) -> None:
+            clock.add(pulse.board_time_us, pulse.host_receive_ns)
+            try:
+                edge_ns = clock.to_host_ns(pulse.board_time_us)
+            except ClockNotReady:
+                edge_ns = pulse.host_receive_ns
+            with sync_lock:
+                last = pulse_times.get(pulses[-1]) if pulses else None
+                edge_ns = max(edge_ns, last or 0)
+                pulses.append(pulse.index)
+                pulse_times[pulse.index] = edge_ns
+                for s in syncs.values():
+                    s.aligner.add_pulse(pulse.index, edge_ns)
+            for line, board_us_to_index in self._local_lines:
+                board_us_to_index[pulse.board_time_us] = pulse.index
+                line.fire(TriggerPulse(pulse.index, pulse.board_time_us, edge_ns))
+            writer.write_trigger_pulse(
+                TriggerPulseRecord(
+                    index=pulse.index,
+                    board_time_us=pulse.board_time_us,
+                    stamp_ns=edge_ns + wall_offset_ns,
+                    host_receive_ns=pulse.wall_receive_ns,
+                )
+            )
+            live.count("trigger", 0)
+
+        trigger_port = (
+            self.endpoints.trigger_port
+            if self.endpoints is not None and self.endpoints.trigger_port
+            else rig.trigger.port
+        )
+        board = TriggerBoard(
+            trigger_port, name="trigger", baudrate=rig.trigger.baud, on_pulse=on_pulse
+        )
+        radars: dict[str, tuple[RadarCli, DCA1000Control, DCA1000Receiver]] = {}
+        cameras: dict[str, Camera] = {}
+        started = time.monotonic()
+        try:
+            board.open()
+            board.stop()
+            board.set_rate(rig.trigger.rate_hz)
+            board.set_width(int(rig.trigger.pulse_width_us))
+            for spec in rig.radars:
+                syncs[spec.name] = StreamSync(spec.name, CounterAligner(self.period_ns))
+                radars[spec.name] = self._arm_radar(
+                    spec, writer, syncs[spec.name], live, pulse_times, sync_lock, wall_offset_ns
+                )
+            for cam_spec in rig.cameras:
+                cam = self._arm_camera(cam_spec, writer)
+                cameras[cam_spec.name] = cam
+                syncs[cam_spec.name] = StreamSync(cam_spec.name, CounterAligner(self.period_ns))
+                self._spawn(
+                    f"{cam_spec.name}-reader",
+                    self._camera_loop,
+                    cam,
+                    writer,
+                    syncs[cam_spec.name],
+                    live,
+                    pulse_times,
+                    sync_lock,
+                    wall_offset_ns,
+                )
+            board.arm()
+            board.start()
+            writer.event("trigger_started", f"trigger at {rig.trigger.rate_hz} Hz")
+            started = time.monotonic()
+            next_status = started + 1.0
+            while not self._stop.is_set() and time.monotonic() - started < duration_s:
+                time.sleep(0.05)
+                if self.status is not None and time.monotonic() >= next_status:
+                    self.status(self._status_text(live, time.monotonic() - started))
+                    next_status += 1.0
+        finally:
+            self._shutdown(board, radars, cameras, writer, live, started)
+            with sync_lock:
+                pulse_list = list(pulses)
+            fit: dict[str, Any] = {}
+            try:
+                f = clock.fit()
+                fit = {
+                    "drift_ppm": f.drift_ppm,
+                    "residual_rms_us": f.residual_rms_us,
+                    "residual_max_us": f.residual_max_us,
+                    "samples": f.samples,
+                }
+            except ClockNotReady:
+                fit = {"error": "fewer than two pulses: no clock fit"}
+            stats = board.stats()
+            per_stream = {name: s.summary(pulse_list) for name, s in syncs.items()}
+            writer.update(
+                sync={
+                    "trigger_rate_hz": rig.trigger.rate_hz,
+                    "pulses": len(pulse_list),
+                    "first_pulse": pulse_list[0] if pulse_list else None,
+                    "last_pulse": pulse_list[-1] if pulse_list else None,
+                    "missed_pulse_reports": stats.missed_reports,
+                    "trigger_clock": fit,
+                    "streams": per_stream,
+                }
+            )
+            for name, summary in per_stream.items():
+                topic = self._topic_of(name)
+                if topic in writer.manifest.streams and summary["missed_pulses"]:
+                    writer.count_dropped(
+                        topic,
+                        summary["missed_pulses"],
+                        f"{name}: {summary['missed_pulses']} pulses without a frame",
+                    )
+                if summary["late_start_pulses"] and pulse_list:
+                    writer.event(
+                        "late_start",
+                        f"{name} started {summary['late_start_pulses']} pulses after the trigger",
+                        stream=name,
+                    )
+            if self._errors:
+                for message in self._errors:
+                    writer.event("stream_error", message)
+            if self.rig.simulated and self.rig.simulation is not None and pulse_list:
+                self._write_ground_truth(writer, pulse_list)
+
+    def _write_ground_truth(self, writer: TakeWriter, pulse_list: list[int]) -> None:
+        """Simulator truth for every pulse of the take (the labels of a simulated take)."""
+        from acquisition.sim.camera import keypoints_2d
+
+        world = self._simulated_world()
+        joints = np.stack([world.instant(i).joints for i in pulse_list])
+        arrays: dict[str, Any] = {
+            "trigger_index": np.asarray(pulse_list, dtype=np.int64),
+            "joints_rig": joints,
+            "joint_names": np.asarray(world.joint_names),
+        }
+        for name, camera in world.cameras.items():
+            arrays[f"keypoints_2d__{name}"] = np.stack([keypoints_2d(camera, j) for j in joints])
+        path = writer.directory / GROUND_TRUTH_NAME
+        np.savez_compressed(path, **arrays)
+        assert self.rig.simulation is not None
+        subject = self.rig.simulation.subject
+        writer.update(
+            simulation={
+                "ground_truth_file": GROUND_TRUTH_NAME,
+                "joint_names": list(world.joint_names),
+                "frame": "rig",
+                "action": subject.action,
+                "subject_seed": subject.seed,
+                "noise_seed": self.rig.simulation.seed,
+                "cameras": sorted(world.cameras),
+            }
+        )
+
+    def _topic_of(self, name: str) -> str:
+        if any(r.name == name for r in self.rig.radars):
+            return f"/{name}/frames"
+        return f"/{name}/color/image_raw"
+
+    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        def run() -> None:
+            try:
+                target(*args)
+            except Exception as exc:  # a failing stream must not take the take down
+                log.exception("%s failed", name)
+                self._errors.append(f"{name}: {exc}")
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # --- radars ----------------------------------------------------------------------------------
+    def _arm_radar(
+        self,
+        spec: RadarSpec,
+        writer: TakeWriter,
+        sync: StreamSync,
+        live: _StatusLine,
+        pulse_times: dict[int, int],
+        sync_lock: threading.Lock,
+        wall_offset_ns: int,
+    ) -> tuple[RadarCli, DCA1000Control, DCA1000Receiver]:
+        cfg = self.configs[spec.name]
+        params = cfg.params(spec.board)
+        if spec.capture is None:
+            raise DeviceError(spec.name, "raw-ADC recording needs a capture card in the rig")
+        ep = self.endpoints.radars.get(spec.name) if self.endpoints is not None else None
+        cli_port = ep.cli_port if ep is not None else spec.cli_port
+        if not cli_port or cli_port == "auto":
+            raise DeviceError(spec.name, "no CLI serial port (set cli_port in the rig file)")
+        cli = RadarCli(cli_port, name=spec.name, baudrate=spec.cli_baud)
+        cli.open()
+        cli.configure(cfg, start=False)
+        control = DCA1000Control(
+            ep.dca_ip if ep is not None else spec.capture.ip,
+            config_port=ep.dca_config_port if ep is not None else spec.capture.config_port,
+            host_ip=spec.capture.host_ip,
+            host_config_port=0 if ep is not None else spec.capture.config_port,
+            name=f"{spec.name}-dca1000",
+        )
+        control.connect()
+        version = control.read_fpga_version()
+        control.configure_fpga(lanes=2)
+        control.configure_packets()
+        frames: queue.Queue[RawFrame | None] = queue.Queue()
+        receiver = DCA1000Receiver(
+            spec.capture.host_ip,
+            ep.host_data_port if ep is not None else spec.capture.data_port,
+            bytes_per_frame=params.bytes_per_frame,
+            name=f"{spec.name}-dca1000",
+            on_frame=frames.put,
+        )
+        receiver.start()
+        control.start_record()
+        cli.start()  # armed: the radar now waits for SYNC_IN pulses
+        writer.event(
+            "radar_armed",
+            f"{spec.name} configured ({len(cfg.commands())} commands), capture card FPGA {version}",
+            radar=spec.name,
+        )
+        shape = params.cube_shape
+        sample_format = "int16_iq_sdk" if params.complex_samples else "int16_real"
+
+        def loop() -> None:
+            while True:
+                raw = frames.get()
+                if raw is None:
+                    return
+                self._write_radar_frame(
+                    spec.name,
+                    raw,
+                    shape,
+                    sample_format,
+                    writer,
+                    sync,
+                    live,
+                    pulse_times,
+                    sync_lock,
+                    wall_offset_ns,
+                )
+
+        self._spawn(f"{spec.name}-writer", loop)
+        self._frame_queues[spec.name] = frames
+        return cli, control, receiver
+
+    def _wait_ready(self, sync: StreamSync, time_ns: int, lock: threading.Lock) -> None:
+        deadline = time.monotonic() + _WAIT_FOR_PULSE_S
+        while time.monotonic() < deadline:
+            with lock:
+                if sync.aligner.ready(time_ns):
+                    return
+            time.sleep(0.005)
+
+    def _write_radar_frame(
+        self,
+        name: str,
+        raw: RawFrame,
+        shape: tuple[int, int, int, int],
+        sample_format: str,
+        writer: TakeWriter,
+        sync: StreamSync,
+        live: _StatusLine,
+        pulse_times: dict[int, int],
+        lock: threading.Lock,
+        wall_offset_ns: int,
+    ) -> None:
+        if raw.first_rx_mono_ns is not None:
+            self._wait_ready(sync, raw.first_rx_mono_ns, lock)
+        with lock:
+            # Frames whose every packet was lost have no time: the byte-count frame number
+            # still says which pulse they belong to.
+            trigger = sync.assign(raw.index, raw.first_rx_mono_ns)
+            edge = pulse_times.get(trigger)
+        host_wall = raw.first_rx_wall_ns or 0
+        stamp = edge + wall_offset_ns if edge is not None else host_wall
+        record = RadarFrameRecord(
+            radar_id=name,
+            frame_number=raw.index,
+            trigger_index=trigger,
+            stamp_ns=stamp,
+            device_time_ns=edge or 0,
+            host_time_ns=host_wall,
+            shape=shape,
+            sample_format=sample_format,
+            num_packets=raw.packets,
+            lost_packets=math.ceil(raw.lost_bytes / MAX_PAYLOAD_BYTES),
+            lost_bytes=raw.lost_bytes,
+            valid=raw.valid,
+            data=raw.data,
+        )
+        writer.write_radar_frame(record)
+        live.count(name, len(raw.data), raw.lost_bytes)
+
+    # --- cameras ---------------------------------------------------------------------------------
+    def _simulated_world(self) -> Any:
+        if self._world is None:
+            from acquisition.emulation.sim_world import world_from_rig
+
+            self._world = world_from_rig(self.rig)
+        return self._world
+
+    def _local_camera_options(self, spec: CameraSpec) -> dict[str, Any]:
+        """A simulated camera exposed by the pulses this process receives from the trigger
+        board, rendering the same deterministic world as the emulated radars."""
+        from acquisition.cameras.sim import DEFAULT_EXPOSURE_OFFSET_NS
+
+        world = self._simulated_world()
+        line = TriggerLine()
+        board_us_to_index: dict[int, int] = {}
+        self._local_lines.append((line, board_us_to_index))
+
+        def frame_source(device_time_ns: int) -> Any:
+            board_us = (device_time_ns - DEFAULT_EXPOSURE_OFFSET_NS) // 1000
+            index = board_us_to_index.get(board_us, 0)
+            return world.camera_images(spec.name, index)
+
+        return {"frame_source": frame_source, "trigger_line": line}
+
+    def _arm_camera(self, spec: CameraSpec, writer: TakeWriter) -> Camera:
+        options = self.camera_options.get(spec.name)
+        if options is None and spec.kind == "sim":
+            options = self._local_camera_options(spec)
+        cam = create_camera(spec, **(options or {}))
+        cam.open()
+        intr = cam.intrinsics
+        writer.add_camera(
+            spec.name,
+            intrinsics=intr,
+            info={"kind": spec.kind, "sync_role": spec.sync_role, "fps": spec.fps},
+        )
+        writer.write_camera_info(spec.name, intr, time.time_ns())
+        cam.start()
+        return cam
+
+    def _camera_loop(
+        self,
+        cam: Camera,
+        writer: TakeWriter,
+        sync: StreamSync,
+        live: _StatusLine,
+        pulse_times: dict[int, int],
+        lock: threading.Lock,
+        wall_offset_ns: int,
+    ) -> None:
+        while not self._camera_stop.is_set():
+            try:
+                frame = cam.read(timeout_s=0.2)
+            except CameraLost as exc:
+                writer.event("device_lost", str(exc), device=cam.name)
+                return
+            except DeviceError as exc:
+                writer.event("device_error", str(exc), device=cam.name)
+                continue
+            if frame is None:
+                if cam.state in ("lost", "ended"):
+                    return
+                continue
+            mono = frame.host_time_ns - wall_offset_ns
+            self._wait_ready(sync, mono, lock)
+            with lock:
+                trigger = sync.assign(frame.frame_number, mono)
+                edge = pulse_times.get(trigger)
+            if frame.trigger_index >= 0 and trigger >= 0 and frame.trigger_index != trigger:
+                writer.event(
+                    "sync_mismatch",
+                    f"{cam.name}: device says pulse {frame.trigger_index}, timing says {trigger}",
+                )
+            frame.trigger_index = trigger
+            stamp = edge + wall_offset_ns if edge is not None else frame.host_time_ns
+            for record in frame.to_records(stamp):
+                writer.write_camera_frame(record)
+                live.count(cam.name, int(np.asarray(record.image).nbytes))
+
+    # --- stopping --------------------------------------------------------------------------------
+    def _shutdown(
+        self,
+        board: TriggerBoard,
+        radars: dict[str, tuple[RadarCli, DCA1000Control, DCA1000Receiver]],
+        cameras: dict[str, Camera],
+        writer: TakeWriter,
+        live: _StatusLine,
+        started: float,
+    ) -> None:
+        try:
+            board.stop()
+        except DeviceError as exc:
+            writer.event("device_error", f"stopping the trigger: {exc}", device="trigger")
+        time.sleep(0.3)  # the frames of the last pulses are still on the wire
+        for name, (cli, control, receiver) in radars.items():
+            for step, action in (("sensorStop", cli.stop), ("record stop", control.stop_record)):
+                try:
+                    action()
+                except DeviceError as exc:
+                    writer.event("device_error", f"{name} {step}: {exc}", device=name)
+            stats = receiver.stop()
+            writer.update(
+                radars={
+                    **writer.manifest.radars,
+                    name: {
+                        **writer.manifest.radars.get(name, {}),
+                        "capture": _receiver_stats(stats),
+                    },
+                }
+            )
+            self._frame_queues[name].put(None)
+            cli.close()
+            control.close()
+        self._camera_stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10.0)
+        for name, cam in cameras.items():
+            try:
+                cam.stop()
+                cam.close()
+            except DeviceError as exc:
+                writer.event("device_error", f"{name} stop: {exc}", device=name)
+            counters = cam.counters.as_dict()
+            color = writer.manifest.streams.get(f"/{name}/color/image_raw")
+            if color is not None:
+                color.dropped_frames += counters.get("dropped", 0)
+            writer.update(
+                cameras={
+                    **writer.manifest.cameras,
+                    name: {**writer.manifest.cameras.get(name, {}), "counters": counters},
+                }
+            )
+        board.close()
+
+    @staticmethod
+    def _status_text(live: _StatusLine, elapsed: float) -> str:
+        with live.lock:
+            parts = [f"{elapsed:6.1f} s"]
+            for name, n in sorted(live.frames.items()):
+                lost = live.lost_bytes.get(name, 0)
+                parts.append(
+                    f"{name} {n / max(elapsed, 1e-9):5.1f} fps"
+                    + (f" lost {lost} B" if lost else "")
+                )
+            parts.append(f"{live.bytes / max(elapsed, 1e-9) / 1e6:6.1f} MB/s")
+        return " | ".join(parts)
+
+
+def _receiver_stats(stats: Any) -> dict[str, Any]:
+    try:
+        from dataclasses import asdict
+
+        return {k: v for k, v in asdict(stats).items() if isinstance(v, int | float | str)}
+    except TypeError:
+        return {"summary": str(stats)}

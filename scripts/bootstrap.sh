@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install everything the toolkit needs into ./.venv (idempotent; safe to re-run).
+#
+#   bash scripts/bootstrap.sh            # toolkit + all Python extras + test tools
+#
+# System libraries: pyrealsense2 needs Debian's libusb-1.0-0. As root with apt available it is
+# installed here; otherwise a note says what to install (everything else still works).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+
+if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing libusb-1.0-0 (needed by pyrealsense2)"
+    apt-get install -y -qq libusb-1.0-0 >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq libusb-1.0-0 >/dev/null; } \
+      || echo "bootstrap: could not install libusb-1.0-0; RealSense cameras will be unavailable"
+  else
+    echo "bootstrap: note: libusb-1.0-0 is missing; for RealSense cameras run: sudo apt-get install libusb-1.0-0"
+  fi
+fi
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev,cameras]'
+echo "bootstrap: ready (.venv)"

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from acquisition.cameras.base import Camera, CameraLost
+from acquisition.cameras.base import Camera, CameraFrame, CameraLost
 from acquisition.cameras.factory import create_camera
 from acquisition.dca1000.control import DCA1000Control
 from acquisition.dca1000.protocol import MAX_PAYLOAD_BYTES
@@ -85,7 +85,11 @@ class StreamSync:
 
     def summary(self, pulse_indexes: list[int]) -> dict[str, int]:
         got = set(self.matched)
-        base = {"extra_frames": self.unmatched_frames, "resyncs": self.aligner.resyncs}
+        base = {
+            "extra_frames": self.unmatched_frames,
+            "resyncs": self.aligner.resyncs,
+            "jitter_outliers": self.aligner.jitter_outliers,
+        }
         if not got:
             return {
                 **base,
@@ -103,13 +107,55 @@ class StreamSync:
             "early_stop_pulses": sum(1 for i in pulse_indexes if i > last),
         }
 
-    def assign(self, counter: int, time_ns: int | None) -> int:
-        trigger = self.aligner.assign(counter, time_ns)
-        if trigger != NO_TRIGGER:
-            self.matched.append(trigger)
-        else:
-            self.unmatched_frames += 1
-        return trigger
+    def push(self, counter: int, time_ns: int | None, payload: Any) -> list[tuple[Any, int]]:
+        return self._count(self.aligner.push(counter, time_ns, payload))
+
+    def flush(self) -> list[tuple[Any, int]]:
+        return self._count(self.aligner.flush())
+
+    def _count(self, decided: list[tuple[Any, int]]) -> list[tuple[Any, int]]:
+        for _, trigger in decided:
+            if trigger != NO_TRIGGER:
+                self.matched.append(trigger)
+            else:
+                self.unmatched_frames += 1
+        return decided
+
+
+class PulseTimeline:
+    """Trigger pulses and their edges on the host monotonic clock, from the trigger clock model.
+
+    Edges are evaluated on demand (``edge_of``), so early pulses, stamped before the clock model
+    had enough reports, get better estimates as the take goes on.
+    """
+
+    def __init__(self) -> None:
+        self.clock = TriggerClock()
+        self._board_us: dict[int, int] = {}
+        self._received_ns: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, pulse: PulseRecord) -> int:
+        """Record a pulse report; returns its current edge estimate (monotonic ns)."""
+        self.clock.add(pulse.board_time_us, pulse.host_receive_ns)
+        with self._lock:
+            self._board_us[pulse.index] = pulse.board_time_us
+            self._received_ns[pulse.index] = pulse.host_receive_ns
+        edge = self.edge_of(pulse.index)
+        assert edge is not None
+        return edge
+
+    def edge_of(self, index: int) -> int | None:
+        with self._lock:
+            board_us = self._board_us.get(index)
+            received = self._received_ns.get(index)
+        if board_us is None or received is None:
+            return None
+        try:
+            # The edge precedes the report: never later than the report's arrival.
+            return min(self.clock.to_host_ns(board_us), received)
+        except ClockNotReady:
+            return received
 
 
 class _StatusLine:
@@ -227,27 +273,20 @@ class Recorder:
     def _run(self, writer: TakeWriter, duration_s: float) -> None:
         rig = self.rig
         assert rig.trigger is not None
-        clock = TriggerClock()
+        timeline = PulseTimeline()
+        clock = timeline.clock
         wall_offset_ns = time.time_ns() - time.monotonic_ns()
         pulses: list[int] = []
-        pulse_times: dict[int, int] = {}
         live = _StatusLine()
         syncs: dict[str, StreamSync] = {}
         sync_lock = threading.Lock()
 
         def on_pulse(pulse: PulseRecord) -> None:
-            clock.add(pulse.board_time_us, pulse.host_receive_ns)
-            try:
-                edge_ns = clock.to_host_ns(pulse.board_time_us)
-            except ClockNotReady:
-                edge_ns = pulse.host_receive_ns
+            edge_ns = timeline.add(pulse)
             with sync_lock:
-                last = pulse_times.get(pulses[-1]) if pulses else None
-                edge_ns = max(edge_ns, last or 0)
                 pulses.append(pulse.index)
-                pulse_times[pulse.index] = edge_ns
                 for s in syncs.values():
-                    s.aligner.add_pulse(pulse.index, edge_ns)
+                    s.aligner.add_pulse(pulse.index)
             for line, board_us_to_index in self._local_lines:
                 board_us_to_index[pulse.board_time_us] = pulse.index
                 line.fire(TriggerPulse(pulse.index, pulse.board_time_us, edge_ns))
@@ -278,14 +317,18 @@ class Recorder:
             board.set_rate(rig.trigger.rate_hz)
             board.set_width(int(rig.trigger.pulse_width_us))
             for spec in rig.radars:
-                syncs[spec.name] = StreamSync(spec.name, CounterAligner(self.period_ns))
+                syncs[spec.name] = StreamSync(
+                    spec.name, CounterAligner(self.period_ns, timeline.edge_of)
+                )
                 radars[spec.name] = self._arm_radar(
-                    spec, writer, syncs[spec.name], live, pulse_times, sync_lock, wall_offset_ns
+                    spec, writer, syncs[spec.name], live, timeline, sync_lock, wall_offset_ns
                 )
             for cam_spec in rig.cameras:
                 cam = self._arm_camera(cam_spec, writer)
                 cameras[cam_spec.name] = cam
-                syncs[cam_spec.name] = StreamSync(cam_spec.name, CounterAligner(self.period_ns))
+                syncs[cam_spec.name] = StreamSync(
+                    cam_spec.name, CounterAligner(self.period_ns, timeline.edge_of)
+                )
                 self._spawn(
                     f"{cam_spec.name}-reader",
                     self._camera_loop,
@@ -293,7 +336,7 @@ class Recorder:
                     writer,
                     syncs[cam_spec.name],
                     live,
-                    pulse_times,
+                    timeline,
                     sync_lock,
                     wall_offset_ns,
                 )
@@ -408,7 +451,7 @@ class Recorder:
         writer: TakeWriter,
         sync: StreamSync,
         live: _StatusLine,
-        pulse_times: dict[int, int],
+        timeline: PulseTimeline,
         sync_lock: threading.Lock,
         wall_offset_ns: int,
     ) -> tuple[RadarCli, DCA1000Control, DCA1000Receiver]:
@@ -453,23 +496,46 @@ class Recorder:
         shape = params.cube_shape
         sample_format = "int16_iq_sdk" if params.complex_samples else "int16_real"
 
+        def write(raw: RawFrame, trigger: int) -> None:
+            with sync_lock:
+                edge = timeline.edge_of(trigger)
+            host_wall = raw.first_rx_wall_ns or 0
+            writer.write_radar_frame(
+                RadarFrameRecord(
+                    radar_id=spec.name,
+                    frame_number=raw.index,
+                    trigger_index=trigger,
+                    stamp_ns=edge + wall_offset_ns if edge is not None else host_wall,
+                    device_time_ns=edge or 0,
+                    host_time_ns=host_wall,
+                    shape=shape,
+                    sample_format=sample_format,
+                    num_packets=raw.packets,
+                    lost_packets=math.ceil(raw.lost_bytes / MAX_PAYLOAD_BYTES),
+                    lost_bytes=raw.lost_bytes,
+                    valid=raw.valid,
+                    data=raw.data,
+                )
+            )
+            live.count(spec.name, len(raw.data), raw.lost_bytes)
+
         def loop() -> None:
             while True:
                 raw = frames.get()
                 if raw is None:
+                    with sync_lock:
+                        decided = sync.flush()
+                else:
+                    if raw.first_rx_mono_ns is not None:
+                        self._wait_ready(sync, raw.first_rx_mono_ns, sync_lock)
+                    with sync_lock:
+                        # A frame whose every packet was lost has no time: its byte-count frame
+                        # number still says which pulse it belongs to.
+                        decided = sync.push(raw.index, raw.first_rx_mono_ns, raw)
+                for frame, trigger in decided:
+                    write(frame, trigger)
+                if raw is None:
                     return
-                self._write_radar_frame(
-                    spec.name,
-                    raw,
-                    shape,
-                    sample_format,
-                    writer,
-                    sync,
-                    live,
-                    pulse_times,
-                    sync_lock,
-                    wall_offset_ns,
-                )
 
         self._spawn(f"{spec.name}-writer", loop)
         self._frame_queues[spec.name] = frames
@@ -482,46 +548,6 @@ class Recorder:
                 if sync.aligner.ready(time_ns):
                     return
             time.sleep(0.005)
-
-    def _write_radar_frame(
-        self,
-        name: str,
-        raw: RawFrame,
-        shape: tuple[int, int, int, int],
-        sample_format: str,
-        writer: TakeWriter,
-        sync: StreamSync,
-        live: _StatusLine,
-        pulse_times: dict[int, int],
-        lock: threading.Lock,
-        wall_offset_ns: int,
-    ) -> None:
-        if raw.first_rx_mono_ns is not None:
-            self._wait_ready(sync, raw.first_rx_mono_ns, lock)
-        with lock:
-            # Frames whose every packet was lost have no time: the byte-count frame number
-            # still says which pulse they belong to.
-            trigger = sync.assign(raw.index, raw.first_rx_mono_ns)
-            edge = pulse_times.get(trigger)
-        host_wall = raw.first_rx_wall_ns or 0
-        stamp = edge + wall_offset_ns if edge is not None else host_wall
-        record = RadarFrameRecord(
-            radar_id=name,
-            frame_number=raw.index,
-            trigger_index=trigger,
-            stamp_ns=stamp,
-            device_time_ns=edge or 0,
-            host_time_ns=host_wall,
-            shape=shape,
-            sample_format=sample_format,
-            num_packets=raw.packets,
-            lost_packets=math.ceil(raw.lost_bytes / MAX_PAYLOAD_BYTES),
-            lost_bytes=raw.lost_bytes,
-            valid=raw.valid,
-            data=raw.data,
-        )
-        writer.write_radar_frame(record)
-        live.count(name, len(raw.data), raw.lost_bytes)
 
     # --- cameras ---------------------------------------------------------------------------------
     def _simulated_world(self) -> Any:
@@ -570,7 +596,7 @@ class Recorder:
         writer: TakeWriter,
         sync: StreamSync,
         live: _StatusLine,
-        pulse_times: dict[int, int],
+        timeline: PulseTimeline,
         lock: threading.Lock,
         wall_offset_ns: int,
     ) -> None:
@@ -579,29 +605,49 @@ class Recorder:
                 frame = cam.read(timeout_s=0.2)
             except CameraLost as exc:
                 writer.event("device_lost", str(exc), device=cam.name)
-                return
+                break
             except DeviceError as exc:
                 writer.event("device_error", str(exc), device=cam.name)
                 continue
             if frame is None:
                 if cam.state in ("lost", "ended"):
-                    return
+                    break
                 continue
             mono = frame.host_time_ns - wall_offset_ns
             self._wait_ready(sync, mono, lock)
             with lock:
-                trigger = sync.assign(frame.frame_number, mono)
-                edge = pulse_times.get(trigger)
-            if frame.trigger_index >= 0 and trigger >= 0 and frame.trigger_index != trigger:
-                writer.event(
-                    "sync_mismatch",
-                    f"{cam.name}: device says pulse {frame.trigger_index}, timing says {trigger}",
+                decided = sync.push(frame.frame_number, mono, frame)
+            for item, trigger in decided:
+                self._write_camera_frame(
+                    item, trigger, writer, live, timeline, lock, wall_offset_ns
                 )
-            frame.trigger_index = trigger
-            stamp = edge + wall_offset_ns if edge is not None else frame.host_time_ns
-            for record in frame.to_records(stamp):
-                writer.write_camera_frame(record)
-                live.count(cam.name, int(np.asarray(record.image).nbytes))
+        with lock:
+            decided = sync.flush()
+        for item, trigger in decided:
+            self._write_camera_frame(item, trigger, writer, live, timeline, lock, wall_offset_ns)
+
+    def _write_camera_frame(
+        self,
+        frame: CameraFrame,
+        trigger: int,
+        writer: TakeWriter,
+        live: _StatusLine,
+        timeline: PulseTimeline,
+        lock: threading.Lock,
+        wall_offset_ns: int,
+    ) -> None:
+        with lock:
+            edge = timeline.edge_of(trigger)
+        if frame.trigger_index >= 0 and trigger >= 0 and frame.trigger_index != trigger:
+            writer.event(
+                "sync_mismatch",
+                f"{frame.camera}: device says pulse {frame.trigger_index}, timing says {trigger}",
+            )
+        frame.trigger_index = trigger
+        stamp = edge + wall_offset_ns if edge is not None else frame.host_time_ns
+        for record in frame.to_records(stamp):
+            writer.write_camera_frame(record)
+            live.count(frame.camera, int(np.asarray(record.image).nbytes))
 
     # --- stopping --------------------------------------------------------------------------------
     def _shutdown(

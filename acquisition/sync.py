@@ -14,11 +14,15 @@ What cannot be matched is counted, never hidden:
 * ``late_start_pulses`` / ``early_stop_pulses``: pulses before a stream's first frame / after its
   last (a sensor that started late or stopped early);
 * ``extra_frames``: frames with no pulse (an untriggered or duplicated frame).
+
+:func:`match_frames_to_pulses` matches by time alone (offline, for streams without a frame
+counter); :class:`CounterAligner` combines time with a device frame counter, live.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -125,93 +129,171 @@ def match_frames_to_pulses(
     return result
 
 
-class OnlinePulseMatcher:
-    """Live version of :func:`match_frames_to_pulses` for one stream.
+@dataclass
+class _Pending:
+    counter: int
+    time_ns: int | None
+    payload: object
 
-    Pulses arrive over USB and may be reported after the frames they triggered, so frames wait
-    until a pulse later than them is known (or :meth:`drain` at the end of the take).
-    """
 
-    def __init__(self, window: SyncWindow) -> None:
-        self.window = window
-        self._pulse_times: list[int] = []
-        self._pulse_indexes: list[int] = []
-        self._taken: set[int] = set()
-
-    def add_pulse(self, index: int, time_ns: int) -> None:
-        if self._pulse_times and time_ns < self._pulse_times[-1]:
-            raise ValueError(f"pulse {index} goes back in time")
-        self._pulse_times.append(time_ns)
-        self._pulse_indexes.append(index)
-
-    def ready(self, frame_time_ns: int) -> bool:
-        """True once pulses up to the frame's time are known (no later report can change it)."""
-        return bool(self._pulse_times) and self._pulse_times[-1] >= (
-            frame_time_ns - self.window.min_latency_ns
-        )
-
-    def match(self, frame_time_ns: int) -> int:
-        """Pulse index of a frame, or ``NO_TRIGGER``; each pulse is given out once."""
-        pos = bisect.bisect_right(self._pulse_times, frame_time_ns - self.window.min_latency_ns) - 1
-        if pos < 0:
-            return NO_TRIGGER
-        if frame_time_ns - self._pulse_times[pos] > self.window.max_latency_ns:
-            return NO_TRIGGER
-        index = self._pulse_indexes[pos]
-        if index in self._taken:
-            return NO_TRIGGER
-        self._taken.add(index)
-        return index
+EdgeLookup = Callable[[int], "int | None"]
 
 
 class CounterAligner:
     """Pulse index of frames that carry a device frame counter (radar byte-count frames, camera
-    frame counters), robust to timing jitter.
+    frame counters), robust to host timing jitter.
 
-    The counter is exact where host timing is not: once one frame is matched to a pulse by time,
-    ``trigger = counter + offset`` for the frames that follow. Timing is still checked for every
-    frame: when a frame's latency after its counter-predicted pulse departs from the typical
-    latency by more than half a period (the device skipped a pulse, or was restarted), the frame
-    is matched by time again and the offset is updated (counted in ``resyncs``).
+    The counter is exact where host reception times are not. The offset ``trigger - counter`` is
+    chosen by a vote over the first ``warmup`` frames, each matched by time to the last pulse edge
+    before it (edges come from ``edge_of``, so they improve as the trigger clock model learns).
+    After that every frame's latency after its counter-predicted pulse is compared with the
+    stream's typical latency: a frame late by ``m > 0`` whole periods (within a quarter period)
+    *and* followed by a frame late by the same ``m`` means the device skipped ``m`` pulses (the
+    offset moves, counted in ``resyncs``); anything else is host jitter (the counter is kept,
+    counted in ``jitter_outliers``). Frames are therefore decided late: :meth:`push` returns the frames it
+    could decide, :meth:`flush` the rest at the end of a take.
+
+    Args:
+        period_ns: trigger period.
+        edge_of: host time of a pulse's edge (None when unknown), evaluated when deciding.
+        window: latency window for the time matches of the warm-up.
+        warmup: frames voting for the first offset.
     """
 
-    def __init__(self, period_ns: int, window: SyncWindow | None = None) -> None:
+    def __init__(
+        self,
+        period_ns: int,
+        edge_of: EdgeLookup,
+        *,
+        window: SyncWindow | None = None,
+        warmup: int = 5,
+    ) -> None:
         self.period_ns = period_ns
-        self.matcher = OnlinePulseMatcher(window or SyncWindow.for_period(period_ns))
-        self._pulse_time: dict[int, int] = {}
+        self.edge_of = edge_of
+        self.window = window or SyncWindow.for_period(period_ns)
+        self.warmup = warmup
+        self._pulses: list[int] = []
         self.offset: int | None = None
         self._latencies: list[int] = []
+        self._pending: list[_Pending] = []
         self.resyncs = 0
+        self.jitter_outliers = 0
 
-    def add_pulse(self, index: int, time_ns: int) -> None:
-        self.matcher.add_pulse(index, time_ns)
-        self._pulse_time[index] = time_ns
+    def add_pulse(self, index: int) -> None:
+        if self._pulses and index <= self._pulses[-1]:
+            raise ValueError(f"pulse {index} is not after pulse {self._pulses[-1]}")
+        self._pulses.append(index)
 
     def ready(self, frame_time_ns: int) -> bool:
-        return self.matcher.ready(frame_time_ns)
+        """True once a pulse at or after the frame's time is known (no later report changes
+        the frame's match)."""
+        if not self._pulses:
+            return False
+        edge = self.edge_of(self._pulses[-1])
+        return edge is not None and edge >= frame_time_ns - self.window.min_latency_ns
 
+    # --- time matching (warm-up) ------------------------------------------------------------
+    def _match_by_time(self, time_ns: int) -> int:
+        edges = [(self.edge_of(i), i) for i in self._pulses[-200:]]
+        known = [(e, i) for e, i in edges if e is not None]
+        times = [e for e, _ in known]
+        pos = bisect.bisect_right(times, time_ns - self.window.min_latency_ns) - 1
+        if pos < 0 or time_ns - times[pos] > self.window.max_latency_ns:
+            return NO_TRIGGER
+        return known[pos][1]
+
+    def _choose_offset(self) -> None:
+        votes: dict[int, int] = {}
+        for frame in self._pending:
+            if frame.time_ns is None:
+                continue
+            index = self._match_by_time(frame.time_ns)
+            if index != NO_TRIGGER:
+                offset = index - frame.counter
+                votes[offset] = votes.get(offset, 0) + 1
+        if votes:
+            self.offset = max(votes, key=lambda o: (votes[o], -o))
+            # Seed the typical latency with the warm-up frames (their median is robust to the
+            # odd late one).
+            for frame in self._pending:
+                edge = self.edge_of(frame.counter + self.offset)
+                if frame.time_ns is not None and edge is not None:
+                    self._latencies.append(frame.time_ns - edge)
+
+    # --- deciding ---------------------------------------------------------------------------
     def _typical_latency(self) -> int | None:
         if not self._latencies:
             return None
         recent = sorted(self._latencies[-50:])
         return recent[len(recent) // 2]
 
-    def assign(self, counter: int, frame_time_ns: int | None) -> int:
-        """Pulse index of the frame with device counter ``counter`` received at
-        ``frame_time_ns`` (None when the frame has no time, e.g. all its packets were lost)."""
-        if frame_time_ns is None:
-            return counter + self.offset if self.offset is not None else NO_TRIGGER
+    def _deviation(self, frame: _Pending) -> int | None:
+        if self.offset is None or frame.time_ns is None:
+            return None
+        edge = self.edge_of(frame.counter + self.offset)
         typical = self._typical_latency()
-        if self.offset is not None and typical is not None:
-            candidate = counter + self.offset
-            edge = self._pulse_time.get(candidate)
-            if edge is not None and abs(frame_time_ns - edge - typical) < self.period_ns // 2:
-                self._latencies.append(frame_time_ns - edge)
-                self.matcher._taken.add(candidate)
-                return candidate
-            self.resyncs += 1
-        index = self.matcher.match(frame_time_ns)
-        if index != NO_TRIGGER:
-            self.offset = index - counter
-            self._latencies.append(frame_time_ns - self._pulse_time[index])
+        if edge is None:
+            return None
+        return frame.time_ns - edge - (typical if typical is not None else 0)
+
+    def _skip(self, frame: _Pending) -> int | None:
+        """Whole periods a frame is off its predicted pulse (0: on time; None: unknown)."""
+        deviation = self._deviation(frame)
+        if deviation is None or self._typical_latency() is None:
+            return None if deviation is None else 0
+        if abs(deviation) < self.period_ns // 2:
+            return 0
+        return round(deviation / self.period_ns)
+
+    def _decide(self, frame: _Pending, following: _Pending | None) -> int:
+        if self.offset is None:
+            return NO_TRIGGER
+        m = self._skip(frame)
+        # A device can skip pulses but never go back: only a frame late by about m > 0 whole
+        # periods, followed by one late by the same amount, moves the offset.
+        if m is not None and m > 0 and self._near_whole_periods(frame, m):
+            if following is not None:
+                skipped = self._skip(following) == m and self._near_whole_periods(following, m)
+            else:
+                skipped = True
+            if skipped:
+                self.offset += m
+                self.resyncs += 1
+            else:
+                self.jitter_outliers += 1
+        elif m:
+            self.jitter_outliers += 1
+        index = frame.counter + self.offset
+        edge = self.edge_of(index)
+        if edge is not None and frame.time_ns is not None and m == 0:
+            self._latencies.append(frame.time_ns - edge)
         return index
+
+    def _near_whole_periods(self, frame: _Pending, m: int) -> bool:
+        deviation = self._deviation(frame)
+        return deviation is not None and abs(deviation - m * self.period_ns) < self.period_ns // 4
+
+    def _drain(self, keep: int) -> list[tuple[object, int]]:
+        decided: list[tuple[object, int]] = []
+        while len(self._pending) > keep:
+            frame = self._pending.pop(0)
+            following = self._pending[0] if self._pending else None
+            decided.append((frame.payload, self._decide(frame, following)))
+        return decided
+
+    def push(
+        self, counter: int, time_ns: int | None, payload: object = None
+    ) -> list[tuple[object, int]]:
+        """Add a frame; returns ``(payload, trigger_index)`` for the frames now decided."""
+        self._pending.append(_Pending(counter, time_ns, payload))
+        if self.offset is None:
+            if sum(f.time_ns is not None for f in self._pending) < self.warmup:
+                return []
+            self._choose_offset()
+        return self._drain(keep=1)
+
+    def flush(self) -> list[tuple[object, int]]:
+        """Decide every frame still held (end of the take)."""
+        if self.offset is None:
+            self._choose_offset()
+        return self._drain(keep=0)

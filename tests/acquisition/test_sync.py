@@ -7,7 +7,7 @@ import pytest
 
 from acquisition.sync import (
     NO_TRIGGER,
-    OnlinePulseMatcher,
+    CounterAligner,
     SyncWindow,
     match_frames_to_pulses,
 )
@@ -57,44 +57,44 @@ def test_frames_outside_the_window_are_not_forced_onto_a_pulse() -> None:
     assert r.trigger_index.tolist() == [idx[0], NO_TRIGGER, NO_TRIGGER]
 
 
-def test_online_matcher_agrees_with_offline() -> None:
-    idx, times = pulses(50)
-    rng = np.random.default_rng(3)
-    frames = np.sort(times[rng.random(50) > 0.1] + rng.integers(1_000_000, 30_000_000, 1)[0])
-    window = SyncWindow.for_period(PERIOD)
-    offline = match_frames_to_pulses(frames, idx, times, window)
-    online = OnlinePulseMatcher(window)
-    got = []
-    pending = list(frames)
-    for i, t in zip(idx, times, strict=True):
-        online.add_pulse(int(i), int(t))
-        while pending and online.ready(int(pending[0])):
-            got.append(online.match(int(pending.pop(0))))
-    got += [online.match(int(f)) for f in pending]
-    assert got == offline.trigger_index.tolist()
-    with pytest.raises(ValueError, match="back in time"):
-        online.add_pulse(999, 0)
+def _aligner(times: np.ndarray, idx: np.ndarray) -> "CounterAligner":
+    edges = dict(zip(idx.tolist(), times.tolist(), strict=True))
+    aligner = CounterAligner(PERIOD, edges.get)
+    for i in idx:
+        aligner.add_pulse(int(i))
+    return aligner
 
 
-def test_counter_aligner_survives_latency_jitter_and_detects_a_skipped_pulse() -> None:
-    from acquisition.sync import CounterAligner
-
+def test_counter_aligner_survives_jitter_and_detects_a_skipped_pulse() -> None:
     idx, times = pulses(40, start=0)
+    aligner = _aligner(times, idx)
     rng = np.random.default_rng(5)
-    aligner = CounterAligner(PERIOD)
-    for i, t in zip(idx, times, strict=True):
-        aligner.add_pulse(int(i), int(t))
-    got = []
+    decided: list[tuple[object, int]] = []
     counter = 0
     for k in range(40):
         if k == 25:
-            continue  # the device skipped pulse 25: counters go on without a gap
-        # 5 ms typical latency with up to 40 ms of scheduling jitter now and then.
-        latency = 5_000_000 + int(rng.integers(0, 40_000_000)) * (k % 7 == 3)
-        got.append(aligner.assign(counter, int(times[k]) + latency))
+            continue  # the device skipped pulse 25: its counter goes on without a gap
+        latency = 5_000_000
+        if k in (3, 10):
+            latency += 150_000_000  # host jitter pushes a frame past the next edge
+        latency += int(rng.integers(0, 2_000_000))
+        decided += aligner.push(counter, int(times[k]) + latency, payload=k)
         counter += 1
-    expected = [k for k in range(40) if k != 25]
-    assert got == expected
-    assert aligner.resyncs == 1
-    # A frame with no time (all its packets lost) still gets its pulse from the counter.
-    assert aligner.assign(counter, None) == 40
+    decided += aligner.push(counter, None, payload=40)  # all packets lost: no time
+    decided += aligner.flush()
+    assert [trigger for _, trigger in decided] == [k for k, _ in decided]
+    assert [k for k, _ in decided] == [k for k in range(41) if k != 25]
+    assert (aligner.resyncs, aligner.jitter_outliers) == (1, 2)
+
+
+def test_counter_aligner_warm_up_votes_past_a_late_first_frame() -> None:
+    idx, times = pulses(20, start=3)
+    aligner = _aligner(times, idx)
+    decided: list[tuple[object, int]] = []
+    for k in range(20):
+        late = 120_000_000 if k == 0 else 0  # the very first frame arrives late
+        decided += aligner.push(100 + k, int(times[k]) + 4_000_000 + late, payload=int(idx[k]))
+    decided += aligner.flush()
+    assert [t for _, t in decided] == [p for p, _ in decided]
+    with pytest.raises(ValueError, match="not after"):
+        aligner.add_pulse(3)

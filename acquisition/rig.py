@@ -801,9 +801,7 @@ def _simulation(doc: _Doc, path: KeyPath, value: Any) -> SimulationSpec:
     from acquisition.sim.person import ACTIONS
 
     if action not in ACTIONS:
-        doc.fail(
-            (*s.path, "action"), f"unknown action {action!r}; known: {', '.join(ACTIONS)}"
-        )
+        doc.fail((*s.path, "action"), f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
     return SimulationSpec(
         seed=m.integer("seed", 0),
         subject=SubjectSpec(

@@ -136,7 +136,7 @@ class _Pending:
     payload: object
 
 
-EdgeLookup = Callable[[int], "int | None"]
+EdgeLookup = Callable[[int], int | None]
 
 
 class CounterAligner:
@@ -150,8 +150,8 @@ class CounterAligner:
     stream's typical latency: a frame late by ``m > 0`` whole periods (within a quarter period)
     *and* followed by a frame late by the same ``m`` means the device skipped ``m`` pulses (the
     offset moves, counted in ``resyncs``); anything else is host jitter (the counter is kept,
-    counted in ``jitter_outliers``). Frames are therefore decided late: :meth:`push` returns the frames it
-    could decide, :meth:`flush` the rest at the end of a take.
+    counted in ``jitter_outliers``). Frames are therefore decided late: :meth:`push` returns
+    the frames it could decide, :meth:`flush` the rest at the end of a take.
 
     Args:
         period_ns: trigger period.

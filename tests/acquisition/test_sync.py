@@ -57,7 +57,7 @@ def test_frames_outside_the_window_are_not_forced_onto_a_pulse() -> None:
     assert r.trigger_index.tolist() == [idx[0], NO_TRIGGER, NO_TRIGGER]
 
 
-def _aligner(times: np.ndarray, idx: np.ndarray) -> "CounterAligner":
+def _aligner(times: np.ndarray, idx: np.ndarray) -> CounterAligner:
     edges = dict(zip(idx.tolist(), times.tolist(), strict=True))
     aligner = CounterAligner(PERIOD, edges.get)
     for i in idx:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from acquisition.cameras.base import Camera, CameraFrame, CameraLost
 from acquisition.cameras.factory import create_camera
@@ -239,8 +240,12 @@ class Recorder:
             consent_ref=info.consent_ref,
             **(writer_options or {}),
         )
-        rig_text = Path(self.rig.source).read_text() if Path(self.rig.source).is_file() else None
-        writer.set_rig(self.rig.to_dict(), rig_text)
+        # The take keeps its own copy of the rig, pointing at its own copies of the cfgs, so
+        # that it stays readable wherever it is moved.
+        rig_dict = self.rig.to_dict()
+        for radar in rig_dict.get("radars", []):
+            radar["cfg"] = f"cfg/{radar['name']}.cfg"
+        writer.set_rig(self.rig.to_dict(), yaml.safe_dump(rig_dict, sort_keys=False))
         for spec in self.rig.radars:
             cfg = self.configs[spec.name]
             writer.add_radar(

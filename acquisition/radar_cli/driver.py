@@ -385,7 +385,7 @@ class RadarCli:
     ) -> CliAnswer:
         if answer.kind == "ignored":
             self.stats.ignored += 1
-            logger.warning("%s: %s%r: %s", self.name, where, text, answer.board_message)
+            logger.info("%s: %s%r: %s", self.name, where, text, answer.board_message)
         elif answer.kind == "skipped":
             self.stats.skipped += 1
         elif not answer.ok:

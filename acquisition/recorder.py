@@ -39,7 +39,7 @@ from acquisition.cameras.factory import create_camera
 from acquisition.dca1000.control import DCA1000Control
 from acquisition.dca1000.protocol import MAX_PAYLOAD_BYTES
 from acquisition.dca1000.receiver import DCA1000Receiver, RawFrame
-from acquisition.emulated_rig import RigEndpoints
+from acquisition.emulated_rig import FaultPlan, RigEndpoints
 from acquisition.emulation.trigger_line import TriggerLine, TriggerPulse
 from acquisition.errors import DeviceError
 from acquisition.radar.config import RadarConfig, load_radar_config
@@ -185,6 +185,7 @@ class Recorder:
             simulated cameras' frame source and trigger line).
         sessions_root: overrides the rig file's ``recording.sessions_root``.
         status: called about once a second with a one-line status text (None: silent).
+        sim_faults: camera faults for the simulated cameras this recorder renders itself.
     """
 
     def __init__(
@@ -195,8 +196,10 @@ class Recorder:
         camera_options: dict[str, dict[str, Any]] | None = None,
         sessions_root: str | Path | None = None,
         status: Callable[[str], None] | None = None,
+        sim_faults: FaultPlan | None = None,
     ) -> None:
         self.rig = rig
+        self.sim_faults = sim_faults or FaultPlan()
         self.endpoints = endpoints
         self.camera_options = camera_options or {}
         root = sessions_root if sessions_root is not None else rig.recording.sessions_root
@@ -577,7 +580,14 @@ class Recorder:
             index = board_us_to_index.get(board_us, 0)
             return world.camera_images(spec.name, index)
 
-        return {"frame_source": frame_source, "trigger_line": line}
+        faults = self.sim_faults
+        return {
+            "frame_source": frame_source,
+            "trigger_line": line,
+            "unplug_after_frames": faults.camera_unplug_after.get(spec.name),
+            "drop_probability": faults.camera_drop.get(spec.name, 0.0),
+            "seed": faults.seed,
+        }
 
     def _arm_camera(self, spec: CameraSpec, writer: TakeWriter) -> Camera:
         options = self.camera_options.get(spec.name)

@@ -22,5 +22,5 @@ fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev,cameras]'
+.venv/bin/python -m pip install -q -e '.[dev,cameras,torch]'
 echo "bootstrap: ready (.venv)"

@@ -107,6 +107,7 @@ def record_take(
             endpoints=endpoints,
             sessions_root=sessions_root,
             status=None if quiet else show,
+            sim_faults=faults,
         )
         previous = signal.getsignal(signal.SIGINT)
 

@@ -7,6 +7,8 @@ Examples::
         --format npy-cube --iq-order sdk
     radar-decode adc_data_Raw_0.bin adc_data_Raw_1.bin --cfg my.cfg --iq-order studio
     radar-decode take.pcap --cfg my.cfg --port 4099 --expected-frames 600
+    radar-decode take.pcap --cfg my.cfg --format recording --out sessions \
+        --session 2024-05 --take S01_wave_001 --radar horizontal
 
 Record the capture with e.g. ``tcpdump -i eth1 -s 0 -B 65536 -w take.pcap udp dst port 4098``
 (see docs/dca1000.md). Frames are rebuilt exactly as the live receiver does (byte counts place
@@ -17,8 +19,13 @@ every payload, lost bytes are zero-filled). Output in ``--out`` (default ``<capt
 * ``decode_summary.json``: totals and, per frame, ``lost_bytes``, ``lost_ranges`` (byte offsets
   inside the frame), packets, first sequence number and capture timestamps.
 
-Writing into the recording format is not available yet. Exit status: 0 decoded (losses are
-reported, not fatal), 1 unreadable capture, 2 bad arguments or radar config.
+* ``--format recording``: a take of the toolkit's recording format instead
+  (``<out>/<session>/<take>/``, radar name from ``--radar``), readable by ``TakeReader`` and
+  ``dataset-build``; frames carry no trigger index (a capture has no trigger reports) and are
+  stamped with their capture time.
+
+Exit status: 0 decoded (losses are reported, not fatal), 1 unreadable capture, 2 bad arguments
+or radar config.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from acquisition.dca1000.receiver import RawFrame
 from acquisition.radar.config import RadarConfigError, load_radar_config
 from acquisition.radar.params import RadarParams
 
-FORMATS = ("npy-raw", "npy-cube")
+FORMATS = ("npy-raw", "npy-cube", "recording")
 _CUBE_BATCH_FRAMES = 8
 
 
@@ -100,7 +107,7 @@ class _FrameSink:
             self.file = out_dir / "adc_cube.npy"
             self.writer = NpyAppender(self.file, np.dtype("<c8"), params.cube_shape)
 
-    def __call__(self, frame: RawFrame) -> None:
+    def _report(self, frame: RawFrame) -> None:
         self.frames.append(
             {
                 "index": frame.index,
@@ -113,6 +120,18 @@ class _FrameSink:
                 "last_rx_time_ns": frame.last_rx_wall_ns,
             }
         )
+
+    def output_info(self) -> dict[str, Any]:
+        return {
+            "file": self.file.name,
+            "format": self.fmt,
+            "dtype": self.writer.dtype.str,
+            "shape": [self.writer.rows, *self.writer.row_shape],
+            "iq_order": self.iq_order if self.fmt == "npy-cube" else None,
+        }
+
+    def __call__(self, frame: RawFrame) -> None:
+        self._report(frame)
         if self.fmt == "npy-raw":
             self.writer.append(frame.samples().reshape(1, -1))
             return
@@ -137,6 +156,59 @@ class _FrameSink:
         if self.fmt == "npy-cube":
             self._flush_cubes()
         self.writer.close()
+
+
+class _RecordingSink(_FrameSink):
+    """Writes the frames into a take of the recording format (CONTRACT 1)."""
+
+    def __init__(
+        self, out_dir: Path, params: RadarParams, cfg_path: Path, args: argparse.Namespace
+    ) -> None:
+        from acquisition.recording.writer import TakeWriter
+
+        self.params = params
+        self.iq_order = args.iq_order
+        self.fmt = "recording"
+        self.frames = []
+        self._pending = []
+        self.radar = args.radar
+        self.take = TakeWriter.create(out_dir, args.session, args.take, action=None)
+        self.take.add_radar(
+            self.radar,
+            cfg_text=cfg_path.read_text(),
+            info={"source": "radar-decode", "params": load_radar_config(cfg_path).derived()},
+        )
+        self.file = self.take.path
+        self.sample_format = "int16_iq_studio" if args.iq_order == "studio" else "int16_iq_sdk"
+
+    def __call__(self, frame: RawFrame) -> None:
+        from acquisition.recording.records import NO_TRIGGER, RadarFrameRecord
+
+        _FrameSink._report(self, frame)
+        stamp = frame.first_rx_wall_ns or 0
+        self.take.write_radar_frame(
+            RadarFrameRecord(
+                radar_id=self.radar,
+                frame_number=frame.index,
+                trigger_index=NO_TRIGGER,
+                stamp_ns=stamp,
+                device_time_ns=0,
+                host_time_ns=stamp,
+                shape=self.params.cube_shape,
+                sample_format=self.sample_format,
+                num_packets=frame.packets,
+                lost_packets=-(-frame.lost_bytes // 1456),
+                lost_bytes=frame.lost_bytes,
+                valid=frame.valid,
+                data=frame.data,
+            )
+        )
+
+    def output_info(self) -> dict[str, Any]:
+        return {"file": str(self.take.directory), "format": "recording", "frames": len(self.frames)}
+
+    def close(self) -> None:
+        self.take.close()
 
 
 class _Progress:
@@ -170,13 +242,7 @@ def _summary_json(
         "radar_cfg": str(args.cfg),
         "bytes_per_frame": summary.bytes_per_frame,
         "data_port": summary.port,
-        "output": {
-            "file": sink.file.name,
-            "format": args.format,
-            "dtype": sink.writer.dtype.str,
-            "shape": [sink.writer.rows, *sink.writer.row_shape],
-            "iq_order": args.iq_order if args.format == "npy-cube" else None,
-        },
+        "output": sink.output_info(),
         "totals": {
             "frames": summary.frames_complete + summary.frames_incomplete,
             "frames_complete": summary.frames_complete,
@@ -248,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fail on a capture cut mid-record instead of decoding the rest",
     )
+    parser.add_argument("--session", default="decoded", help="--format recording: session name")
+    parser.add_argument("--take", help="--format recording: take name (default: capture name)")
+    parser.add_argument("--radar", default="radar", help="--format recording: radar name")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
 
@@ -262,7 +331,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     first = args.captures[0]
     out_dir: Path = args.out or first.with_name(first.stem + "_decoded")
     out_dir.mkdir(parents=True, exist_ok=True)
-    sink = _FrameSink(out_dir, params, args.format, args.iq_order)
+    sink: _FrameSink
+    if args.format == "recording":
+        from acquisition.recording.writer import RecordingError
+
+        args.take = args.take or first.stem
+        try:
+            sink = _RecordingSink(out_dir, params, args.cfg, args)
+        except RecordingError as exc:
+            print(f"radar-decode: {exc}", file=sys.stderr)
+            return 2
+    else:
+        sink = _FrameSink(out_dir, params, args.format, args.iq_order)
     try:
         summary = decode_capture(
             args.captures,
@@ -279,7 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     sink.close()
     report = _summary_json(summary, sink, args)
-    (out_dir / "decode_summary.json").write_text(json.dumps(report, indent=1) + "\n")
+    report_dir = sink.take.directory if isinstance(sink, _RecordingSink) else out_dir
+    (report_dir / "decode_summary.json").write_text(json.dumps(report, indent=1) + "\n")
     totals = report["totals"]
     print(
         f"{totals['frames']} frames -> {sink.file} ({totals['frames_complete']} complete, "

@@ -269,6 +269,31 @@ def test_radar_decode_cli(
     )
 
 
+def test_radar_decode_into_the_recording_format(tmp_path: Path) -> None:
+    from acquisition.recording import TakeReader
+
+    cfg = Path(__file__).resolve().parents[3] / "sensor_configs" / "mission_iwr6843.cfg"
+    params = load_radar_config(cfg).params()
+    rng = np.random.default_rng(4)
+    raw = rng.integers(-2000, 2000, 3 * params.bytes_per_frame // 2).astype("<i2").tobytes()
+    datagrams = datagrams_of(raw)
+    lost = datagrams.pop(100)
+    path = tmp_path / "take.pcap"
+    write_pcap(path, capture_frames(datagrams), order="<", nanos=True)
+    args = [str(path), "--cfg", str(cfg), "--out", str(tmp_path / "sessions"), "--quiet"]
+    assert radar_decode([*args, "--format", "recording", "--session", "lab", "--radar", "iwr"]) == 0
+    take = TakeReader(tmp_path / "sessions" / "lab" / "take")
+    assert take.status == "complete"
+    frames = list(take.radar_frames("iwr"))
+    per_frame = params.bytes_per_frame
+    assert [f.frame_number for f in frames] == [0, 1, 2]
+    assert frames[0].data == raw[:per_frame] and frames[2].data == raw[2 * per_frame :]
+    assert [f.lost_bytes for f in frames] == [0, len(lost) - 10, 0]
+    assert all(f.trigger_index == -1 for f in frames)
+    assert take.manifest.streams["/iwr/frames"].lost_bytes == len(lost) - 10
+    assert (tmp_path / "sessions/lab/take/cfg/iwr.cfg").read_text() == cfg.read_text()
+
+
 def test_radar_decode_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = Path(__file__).resolve().parents[3] / "sensor_configs" / "mission_iwr6843.cfg"
     bad = tmp_path / "bad.pcap"

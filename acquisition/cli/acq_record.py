@@ -53,8 +53,9 @@ def _status_printer() -> tuple[Callable[[str], None], Callable[[], None]]:
     return show, done
 
 
-def summary_text(manifest: TakeManifest, directory: Path) -> str:
-    lines = [f"take {manifest.session}/{manifest.take}: {manifest.status} -> {directory}"]
+def summary_text(manifest: TakeManifest, directory: Path, status: str | None = None) -> str:
+    """Printable summary of a take (``status`` overrides the manifest's, e.g. interrupted)."""
+    lines = [f"take {manifest.session}/{manifest.take}: {status or manifest.status} -> {directory}"]
     lines.append(
         f"  duration {manifest.duration_s or 0:.1f} s, pulses {manifest.sync.get('pulses')}"
     )

@@ -9,9 +9,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SENSOR_CONFIGS = REPO_ROOT / "sensor_configs"
-# Real third-party TI configurations (see PROVENANCE.tsv there); outside the repository.
+# Real third-party TI configurations from public repositories (see PROVENANCE.tsv there).
 THIRD_PARTY_CFGS = Path(
-    os.environ.get("RADAR_THIRD_PARTY_CFGS", REPO_ROOT.parent / "shared" / "data" / "ti_cfgs")
+    os.environ.get("RADAR_THIRD_PARTY_CFGS", REPO_ROOT / "tests" / "data" / "ti_cfgs")
 )
 
 

@@ -35,7 +35,7 @@ sensorStart
 
 
 def test_third_party_configs_are_present() -> None:
-    # The shared data folder ships four real configurations; without them the suite is weaker.
+    # tests/data/ti_cfgs holds four real third-party configurations (PROVENANCE.tsv).
     assert len(third_party_cfgs()) >= 4
 
 

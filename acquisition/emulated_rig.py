@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,9 @@ class _RadarChain:
         self.name = name
         self.world = world
         self._pending: collections.deque[int] = collections.deque()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-sim")
+        self._prefetch_lock = threading.Lock()
+        self._prefetched: dict[int, Future[bytes]] = {}
         self._ignore = faults.radar_late_start_pulses.get(name, 0)
         self.frames_skipped = 0
         self.radar_line = TriggerLine()  # frames the radar started, as seen by its capture card
@@ -145,7 +149,17 @@ class _RadarChain:
 
     def _frame_bytes(self, frame_index: int) -> bytes:
         pulse = self._pending.popleft()
-        return self.world.radar_bytes(self.name, pulse)
+        with self._prefetch_lock:
+            ready = self._prefetched.pop(pulse, None)
+        data = ready.result() if ready is not None else self.world.radar_bytes(self.name, pulse)
+        # A real radar streams its frame as it chirps; the simulation of the next pulse's frame
+        # is started now so that it is ready when that pulse comes.
+        with self._prefetch_lock:
+            self._prefetched.clear()
+            self._prefetched[pulse + 1] = self._executor.submit(
+                self.world.radar_bytes, self.name, pulse + 1
+            )
+        return data
 
     def start(self) -> None:
         self.cli.start()
@@ -154,6 +168,7 @@ class _RadarChain:
     def close(self) -> None:
         self.dca.close()
         self.cli.close()
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 class EmulatedRig:

@@ -83,6 +83,7 @@ class StreamSync:
     aligner: CounterAligner
     matched: list[int] = field(default_factory=list)
     unmatched_frames: int = 0
+    device_overrides: int = 0  # frames whose device-reported pulse differed from the timing
 
     def summary(self, pulse_indexes: list[int]) -> dict[str, int]:
         got = set(self.matched)
@@ -90,6 +91,7 @@ class StreamSync:
             "extra_frames": self.unmatched_frames,
             "resyncs": self.aligner.resyncs,
             "jitter_outliers": self.aligner.jitter_outliers,
+            "device_overrides": self.device_overrides,
         }
         if not got:
             return {
@@ -115,12 +117,21 @@ class StreamSync:
         return self._count(self.aligner.flush())
 
     def _count(self, decided: list[tuple[Any, int]]) -> list[tuple[Any, int]]:
-        for _, trigger in decided:
+        out = []
+        for payload, aligned in decided:
+            # A device that knows which pulse exposed a frame (the simulated camera; cameras
+            # whose metadata carries a trigger counter) is believed over host timing.
+            trigger = aligned
+            device = getattr(payload, "trigger_index", NO_TRIGGER)
+            if device != NO_TRIGGER and device != aligned:
+                self.device_overrides += 1
+                trigger = device
             if trigger != NO_TRIGGER:
                 self.matched.append(trigger)
             else:
                 self.unmatched_frames += 1
-        return decided
+            out.append((payload, trigger))
+        return out
 
 
 class PulseTimeline:
@@ -653,11 +664,6 @@ class Recorder:
     ) -> None:
         with lock:
             edge = timeline.edge_of(trigger)
-        if frame.trigger_index >= 0 and trigger >= 0 and frame.trigger_index != trigger:
-            writer.event(
-                "sync_mismatch",
-                f"{frame.camera}: device says pulse {frame.trigger_index}, timing says {trigger}",
-            )
         frame.trigger_index = trigger
         stamp = edge + wall_offset_ns if edge is not None else frame.host_time_ns
         for record in frame.to_records(stamp):

@@ -31,13 +31,13 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from acquisition.dca1000.assembly import SLOT_BYTES, FrameAssembler, FrameCallback, RawFrame
 from acquisition.dca1000.protocol import (
     DATA_HEADER_BYTES,
     DATA_PORT,
     MAX_PAYLOAD_BYTES,
     pack_data_headers,
 )
-from acquisition.dca1000.receiver import SLOT_BYTES, FrameAssembler, FrameCallback, RawFrame
 
 CaptureFormat = Literal["pcap", "pcapng", "bin"]
 ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total) over all files

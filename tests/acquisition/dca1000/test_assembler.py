@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from acquisition.dca1000.assembly import FrameAssembler, RawFrame
 from acquisition.dca1000.protocol import build_data_packets, pack_data_header
-from acquisition.dca1000.receiver import FrameAssembler, RawFrame
 
 BPF = 5000  # not a multiple of 1456: packet 4 (bytes 4368..5824) straddles frames 0 and 1
 

@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 # period minus a margin. Cameras: exposure + read-out + USB, well under one period at 10 Hz.
 _WAIT_FOR_PULSE_S = 1.0
 GROUND_TRUTH_NAME = "sim_ground_truth.npz"
+_LAST_FRAME_WAIT_S = 3.0
 
 
 @dataclass
@@ -84,6 +85,7 @@ class StreamSync:
     matched: list[int] = field(default_factory=list)
     unmatched_frames: int = 0
     device_overrides: int = 0  # frames whose device-reported pulse differed from the timing
+    last_frame_ns: int = 0  # host time of the newest frame seen
 
     def summary(self, pulse_indexes: list[int]) -> dict[str, int]:
         got = set(self.matched)
@@ -111,6 +113,8 @@ class StreamSync:
         }
 
     def push(self, counter: int, time_ns: int | None, payload: Any) -> list[tuple[Any, int]]:
+        if time_ns is not None:
+            self.last_frame_ns = max(self.last_frame_ns, time_ns)
         return self._count(self.aligner.push(counter, time_ns, payload))
 
     def flush(self) -> list[tuple[Any, int]]:
@@ -336,18 +340,14 @@ class Recorder:
             board.set_rate(rig.trigger.rate_hz)
             board.set_width(int(rig.trigger.pulse_width_us))
             for spec in rig.radars:
-                syncs[spec.name] = StreamSync(
-                    spec.name, CounterAligner(self.period_ns, timeline.edge_of)
-                )
+                syncs[spec.name] = StreamSync(spec.name, self._aligner(timeline))
                 radars[spec.name] = self._arm_radar(
                     spec, writer, syncs[spec.name], live, timeline, sync_lock, wall_offset_ns
                 )
             for cam_spec in rig.cameras:
                 cam = self._arm_camera(cam_spec, writer)
                 cameras[cam_spec.name] = cam
-                syncs[cam_spec.name] = StreamSync(
-                    cam_spec.name, CounterAligner(self.period_ns, timeline.edge_of)
-                )
+                syncs[cam_spec.name] = StreamSync(cam_spec.name, self._aligner(timeline))
                 self._spawn(
                     f"{cam_spec.name}-reader",
                     self._camera_loop,
@@ -370,7 +370,7 @@ class Recorder:
                     self.status(self._status_text(live, time.monotonic() - started))
                     next_status += 1.0
         finally:
-            self._shutdown(board, radars, cameras, writer, live, started)
+            self._shutdown(board, radars, cameras, writer, live, started, syncs, timeline, pulses)
             with sync_lock:
                 pulse_list = list(pulses)
             fit: dict[str, Any] = {}
@@ -445,6 +445,11 @@ class Recorder:
                 "cameras": sorted(world.cameras),
             }
         )
+
+    def _aligner(self, timeline: PulseTimeline) -> CounterAligner:
+        # Emulated devices never skip a pulse once started; their timing only reflects how busy
+        # this host is, so after the warm-up their frame counters are trusted.
+        return CounterAligner(self.period_ns, timeline.edge_of, detect_skips=not self.rig.simulated)
 
     def _topic_of(self, name: str) -> str:
         if any(r.name == name for r in self.rig.radars):
@@ -679,12 +684,15 @@ class Recorder:
         writer: TakeWriter,
         live: _StatusLine,
         started: float,
+        syncs: dict[str, StreamSync],
+        timeline: PulseTimeline,
+        pulses: list[int],
     ) -> None:
         try:
             board.stop()
         except DeviceError as exc:
             writer.event("device_error", f"stopping the trigger: {exc}", device="trigger")
-        time.sleep(0.3)  # the frames of the last pulses are still on the wire
+        self._wait_for_last_frames(syncs, timeline, pulses)
         for name, (cli, control, receiver) in radars.items():
             for step, action in (("sensorStop", cli.stop), ("record stop", control.stop_record)):
                 try:
@@ -724,6 +732,25 @@ class Recorder:
                 }
             )
         board.close()
+
+    @staticmethod
+    def _wait_for_last_frames(
+        syncs: dict[str, StreamSync], timeline: PulseTimeline, pulses: list[int]
+    ) -> None:
+        """After the trigger stops, give every stream time to deliver the frame of the last
+        pulse (a loaded host may take longer than a period); streams that never deliver it
+        are counted later as early stops."""
+        time.sleep(0.3)  # the frames of the last pulses are still on the wire
+        if not pulses:
+            return
+        last_edge = timeline.edge_of(pulses[-1])
+        if last_edge is None:
+            return
+        deadline = time.monotonic() + _LAST_FRAME_WAIT_S
+        while time.monotonic() < deadline:
+            if all(s.last_frame_ns >= last_edge for s in syncs.values()):
+                return
+            time.sleep(0.05)
 
     @staticmethod
     def _status_text(live: _StatusLine, elapsed: float) -> str:

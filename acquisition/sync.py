@@ -141,23 +141,33 @@ EdgeLookup = Callable[[int], int | None]
 
 class CounterAligner:
     """Pulse index of frames that carry a device frame counter (radar byte-count frames, camera
-    frame counters), robust to host timing jitter.
+    frame counters), robust to host timing jitter of up to a whole trigger period.
 
-    The counter is exact where host reception times are not. The offset ``trigger - counter`` is
-    chosen by a vote over the first ``warmup`` frames, each matched by time to the last pulse edge
-    before it (edges come from ``edge_of``, so they improve as the trigger clock model learns).
-    After that every frame's latency after its counter-predicted pulse is compared with the
-    stream's typical latency: a frame late by ``m > 0`` whole periods (within a quarter period)
-    *and* followed by a frame late by the same ``m`` means the device skipped ``m`` pulses (the
-    offset moves, counted in ``resyncs``); anything else is host jitter (the counter is kept,
-    counted in ``jitter_outliers``). Frames are therefore decided late: :meth:`push` returns
-    the frames it could decide, :meth:`flush` the rest at the end of a take.
+    The counter is exact where host reception times are not; only the offset
+    ``trigger - counter`` has to be found, from timing:
+
+    * warm-up: the first ``warmup`` timed frames vote, each matched to the last pulse edge before
+      it (edges come from ``edge_of``, so they improve as the trigger clock model learns); then
+      causality lowers the voted offset until no warm-up frame precedes the edge of the pulse it
+      would belong to (a frame cannot come before its trigger; late frames only ever push the
+      vote up); the same check lowers the offset whenever a later frame would precede its pulse
+      (``causal_corrections``);
+    * afterwards, with ``detect_skips``, a frame late by ``m > 0`` whole periods (within a
+      quarter period) whose next ``confirm`` frames are late by the same ``m`` means the device
+      skipped ``m`` pulses: the offset moves (``resyncs``). Anything else is host jitter and the
+      counter is kept (``jitter_outliers``). Frames are therefore decided ``confirm`` frames
+      late: :meth:`push` returns the frames it could decide, :meth:`flush` the rest.
+
+    Turn ``detect_skips`` off for emulated devices, which never skip a pulse once started but
+    whose timing follows the host's load (a late start is still found by the warm-up).
 
     Args:
         period_ns: trigger period.
         edge_of: host time of a pulse's edge (None when unknown), evaluated when deciding.
         window: latency window for the time matches of the warm-up.
         warmup: frames voting for the first offset.
+        confirm: following frames that must agree before a skip is accepted.
+        detect_skips: whether the offset may move after the warm-up.
     """
 
     def __init__(
@@ -167,17 +177,22 @@ class CounterAligner:
         *,
         window: SyncWindow | None = None,
         warmup: int = 5,
+        confirm: int = 3,
+        detect_skips: bool = True,
     ) -> None:
         self.period_ns = period_ns
         self.edge_of = edge_of
         self.window = window or SyncWindow.for_period(period_ns)
         self.warmup = warmup
+        self.confirm = max(1, confirm)
+        self.detect_skips = detect_skips
         self._pulses: list[int] = []
         self.offset: int | None = None
         self._latencies: list[int] = []
         self._pending: list[_Pending] = []
         self.resyncs = 0
         self.jitter_outliers = 0
+        self.causal_corrections = 0
 
     def add_pulse(self, index: int) -> None:
         if self._pulses and index <= self._pulses[-1]:
@@ -192,7 +207,7 @@ class CounterAligner:
         edge = self.edge_of(self._pulses[-1])
         return edge is not None and edge >= frame_time_ns - self.window.min_latency_ns
 
-    # --- time matching (warm-up) ------------------------------------------------------------
+    # --- warm-up --------------------------------------------------------------------------------
     def _match_by_time(self, time_ns: int) -> int:
         edges = [(self.edge_of(i), i) for i in self._pulses[-200:]]
         known = [(e, i) for e, i in edges if e is not None]
@@ -202,23 +217,39 @@ class CounterAligner:
             return NO_TRIGGER
         return known[pos][1]
 
+    def _precedes_its_pulse(self, frame: _Pending, offset: int) -> bool:
+        # Edge estimates carry the trigger report's minimum latency as a bias (the clock model
+        # follows the fastest reports): allow a quarter period before calling a frame early.
+        edge = self.edge_of(frame.counter + offset)
+        return (
+            edge is not None
+            and frame.time_ns is not None
+            and frame.time_ns < edge - self.period_ns // 4
+        )
+
     def _choose_offset(self) -> None:
         votes: dict[int, int] = {}
-        for frame in self._pending:
-            if frame.time_ns is None:
-                continue
+        timed = [f for f in self._pending if f.time_ns is not None]
+        for frame in timed:
+            assert frame.time_ns is not None
             index = self._match_by_time(frame.time_ns)
             if index != NO_TRIGGER:
                 offset = index - frame.counter
                 votes[offset] = votes.get(offset, 0) + 1
-        if votes:
-            self.offset = max(votes, key=lambda o: (votes[o], -o))
-            # Seed the typical latency with the warm-up frames (their median is robust to the
-            # odd late one).
-            for frame in self._pending:
-                edge = self.edge_of(frame.counter + self.offset)
-                if frame.time_ns is not None and edge is not None:
-                    self._latencies.append(frame.time_ns - edge)
+        if not votes:
+            return
+        offset = max(votes, key=lambda o: (votes[o], -o))
+        for _ in range(len(self._pulses) + 1):
+            if not any(self._precedes_its_pulse(f, offset) for f in timed):
+                break
+            offset -= 1
+            self.causal_corrections += 1
+        self.offset = offset
+        # Seed the typical latency with the warm-up frames (the median is robust to late ones).
+        for frame in timed:
+            edge = self.edge_of(frame.counter + offset)
+            if frame.time_ns is not None and edge is not None:
+                self._latencies.append(frame.time_ns - edge)
 
     # --- deciding ---------------------------------------------------------------------------
     def _typical_latency(self) -> int | None:
@@ -231,34 +262,44 @@ class CounterAligner:
         if self.offset is None or frame.time_ns is None:
             return None
         edge = self.edge_of(frame.counter + self.offset)
-        typical = self._typical_latency()
         if edge is None:
             return None
+        typical = self._typical_latency()
         return frame.time_ns - edge - (typical if typical is not None else 0)
 
     def _skip(self, frame: _Pending) -> int | None:
         """Whole periods a frame is off its predicted pulse (0: on time; None: unknown)."""
         deviation = self._deviation(frame)
-        if deviation is None or self._typical_latency() is None:
-            return None if deviation is None else 0
-        if abs(deviation) < self.period_ns // 2:
+        if deviation is None:
+            return None
+        if self._typical_latency() is None or abs(deviation) < self.period_ns // 2:
             return 0
         return round(deviation / self.period_ns)
 
-    def _decide(self, frame: _Pending, following: _Pending | None) -> int:
+    def _late_by(self, frame: _Pending, m: int) -> bool:
+        deviation = self._deviation(frame)
+        return (
+            self._skip(frame) == m
+            and deviation is not None
+            and abs(deviation - m * self.period_ns) < self.period_ns // 4
+        )
+
+    def _decide(self, frame: _Pending, ahead: list[_Pending]) -> int:
         if self.offset is None:
             return NO_TRIGGER
+        # Causality, again: a frame that would come before its pulse means the offset is too
+        # high (it was voted while the host delayed every frame by more than a period).
+        while self._precedes_its_pulse(frame, self.offset):
+            self.offset -= 1
+            self.causal_corrections += 1
+            self._latencies.clear()
         m = self._skip(frame)
-        # A device can skip pulses but never go back: only a frame late by about m > 0 whole
-        # periods, followed by one late by the same amount, moves the offset.
-        if m is not None and m > 0 and self._near_whole_periods(frame, m):
-            if following is not None:
-                skipped = self._skip(following) == m and self._near_whole_periods(following, m)
-            else:
-                skipped = True
-            if skipped:
+        if m and m > 0 and self.detect_skips and self._late_by(frame, m):
+            # Near the end of a take fewer frames follow; a skip needs at least one witness.
+            if ahead and all(self._late_by(f, m) for f in ahead):
                 self.offset += m
                 self.resyncs += 1
+                m = 0
             else:
                 self.jitter_outliers += 1
         elif m:
@@ -269,16 +310,11 @@ class CounterAligner:
             self._latencies.append(frame.time_ns - edge)
         return index
 
-    def _near_whole_periods(self, frame: _Pending, m: int) -> bool:
-        deviation = self._deviation(frame)
-        return deviation is not None and abs(deviation - m * self.period_ns) < self.period_ns // 4
-
     def _drain(self, keep: int) -> list[tuple[object, int]]:
         decided: list[tuple[object, int]] = []
         while len(self._pending) > keep:
             frame = self._pending.pop(0)
-            following = self._pending[0] if self._pending else None
-            decided.append((frame.payload, self._decide(frame, following)))
+            decided.append((frame.payload, self._decide(frame, self._pending[: self.confirm])))
         return decided
 
     def push(
@@ -290,7 +326,7 @@ class CounterAligner:
             if sum(f.time_ns is not None for f in self._pending) < self.warmup:
                 return []
             self._choose_offset()
-        return self._drain(keep=1)
+        return self._drain(keep=self.confirm)
 
     def flush(self) -> list[tuple[object, int]]:
         """Decide every frame still held (end of the take)."""

@@ -60,6 +60,12 @@ else
         if [ -d "$_ros_env_p/lib/python3.11/site-packages" ]; then
             _ros_env_prepend PYTHONPATH "$_ros_env_p/lib/python3.11/site-packages"
         fi
+        # An ament_python package built with --symlink-install (setup.py develop) is imported
+        # from its build folder (colcon's pythonpath_develop hook).
+        _ros_env_b="$_ros_env_ws/build/$(basename "$_ros_env_p")"
+        if [ -f "$_ros_env_b/share/$(basename "$_ros_env_p")/hook/pythonpath_develop.dsv" ]; then
+            _ros_env_prepend PYTHONPATH "$_ros_env_b"
+        fi
     done
     if [ ! -d "$_ros_env_ws/install/acquisition_interfaces" ]; then
         echo "ros_env.sh: acquisition_interfaces is not built yet;" \
@@ -68,5 +74,6 @@ else
     export ROS2_PIP_VENV="$_ros_env_venv"
 fi
 
-unset _ros_env_script _ros_env_ws _ros_env_venv _ros_env_site _ros_env_d _ros_env_p _ros_env_cur
+unset _ros_env_script _ros_env_ws _ros_env_venv _ros_env_site _ros_env_d _ros_env_p _ros_env_b \
+    _ros_env_cur
 unset -f _ros_env_prepend

@@ -98,3 +98,47 @@ def test_counter_aligner_warm_up_votes_past_a_late_first_frame() -> None:
     assert [t for _, t in decided] == [p for p, _ in decided]
     with pytest.raises(ValueError, match="not after"):
         aligner.add_pulse(3)
+
+
+def test_late_warm_up_frames_cannot_push_the_offset_past_causality() -> None:
+    idx, times = pulses(30, start=0)
+    aligner = _aligner(times, idx)
+    decided: list[tuple[object, int]] = []
+    for k in range(30):
+        # Most of the warm-up arrives 1.3 periods late (a loaded host), then frames come fast:
+        # the vote by time alone would put every frame one pulse late.
+        latency = 130_000_000 if k < 3 else 3_000_000
+        decided += aligner.push(k, int(times[k]) + latency, payload=k)
+    decided += aligner.flush()
+    assert [t for _, t in decided] == [k for k, _ in decided]
+    assert aligner.causal_corrections >= 1 and aligner.resyncs == 0
+
+
+def test_an_offset_voted_too_high_is_lowered_by_the_first_early_frame() -> None:
+    idx, times = pulses(30, start=0)
+    aligner = _aligner(times, idx)
+    decided: list[tuple[object, int]] = []
+    for k in range(30):
+        latency = 130_000_000 if k < 8 else 3_000_000  # the whole warm-up was late
+        decided += aligner.push(k, int(times[k]) + latency, payload=k)
+    decided += aligner.flush()
+    # The late warm-up could not be told from a one-pulse offset; the first fast frame proves
+    # the offset wrong and every frame from there on is right again.
+    assert [t for k, t in decided if k >= 8] == list(range(8, 30))
+    assert aligner.causal_corrections == 1
+
+
+def test_a_burst_of_late_frames_is_jitter_unless_it_persists() -> None:
+    idx, times = pulses(30, start=0)
+    for detect in (True, False):
+        edges = dict(zip(idx.tolist(), times.tolist(), strict=True))
+        aligner = CounterAligner(PERIOD, edges.get, detect_skips=detect)
+        for i in idx:
+            aligner.add_pulse(int(i))
+        decided: list[tuple[object, int]] = []
+        for k in range(30):
+            latency = 4_000_000 + (100_000_000 if k in (12, 13) else 0)  # two late frames
+            decided += aligner.push(k, int(times[k]) + latency, payload=k)
+        decided += aligner.flush()
+        assert [t for _, t in decided] == list(range(30))
+        assert aligner.resyncs == 0 and aligner.jitter_outliers == 2

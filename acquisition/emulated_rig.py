@@ -285,14 +285,16 @@ class EmulatedRig:
         self.close()
 
     def injected(self) -> dict[str, Any]:
-        """What the emulators injected, to compare with what the recorder counted."""
-        return {
-            name: {
-                "dca": vars(chain.dca.stats) if hasattr(chain.dca.stats, "__dict__") else {},
-                "frames_skipped_late_start": chain.frames_skipped,
+        """What the emulators did, per radar, to compare with what the recorder counted
+        (JSON-ready: per-frame dicts are keyed by frame number as text)."""
+        out: dict[str, Any] = {}
+        for name, chain in self.radars.items():
+            stats = asdict(chain.dca.stats)
+            stats["dropped_bytes_per_frame"] = {
+                str(k): v for k, v in stats["dropped_bytes_per_frame"].items()
             }
-            for name, chain in self.radars.items()
-        }
+            out[name] = {"dca": stats, "frames_skipped_late_start": chain.frames_skipped}
+        return out
 
 
 # --- running the emulated rig in its own process ------------------------------------------------
@@ -323,6 +325,8 @@ class EmulatedRigProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self.endpoints: RigEndpoints | None = None
+        #: after ``close``: what the emulators injected (see :meth:`EmulatedRig.injected`).
+        self.injected: dict[str, Any] = {}
 
     def start(self, timeout_s: float = 60.0) -> RigEndpoints:
         self._dir = tempfile.TemporaryDirectory(prefix="emulated-rig-")
@@ -364,6 +368,9 @@ class EmulatedRigProcess:
                     self._proc.wait()
             self._proc = None
         if self._dir is not None:
+            report = Path(self._dir.name) / "injected.json"
+            if report.is_file():
+                self.injected = json.loads(report.read_text())
             self._dir.cleanup()
             self._dir = None
 
@@ -406,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
             print(data, flush=True)
         while not stop.wait(0.2):
             pass
+        if args.endpoints:
+            report = Path(args.endpoints).with_name("injected.json")
+            report.write_text(json.dumps(emulated.injected()))
     return 0
 
 

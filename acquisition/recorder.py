@@ -161,6 +161,11 @@ class PulseTimeline:
         assert edge is not None
         return edge
 
+    def board_ns_of(self, index: int) -> int:
+        """Board time of a pulse in nanoseconds (0 when unknown): a radar frame's device time."""
+        with self._lock:
+            return self._board_us.get(index, 0) * 1000
+
     def edge_of(self, index: int) -> int | None:
         with self._lock:
             board_us = self._board_us.get(index)
@@ -415,9 +420,9 @@ class Recorder:
                 for message in self._errors:
                     writer.event("stream_error", message)
             if self.rig.simulated and self.rig.simulation is not None and pulse_list:
-                self._write_ground_truth(writer, pulse_list)
+                self.write_ground_truth(writer, pulse_list)
 
-    def _write_ground_truth(self, writer: TakeWriter, pulse_list: list[int]) -> None:
+    def write_ground_truth(self, writer: TakeWriter, pulse_list: list[int]) -> None:
         """Simulator truth for every pulse of the take (the labels of a simulated take)."""
         from acquisition.sim.camera import keypoints_2d
 
@@ -530,7 +535,7 @@ class Recorder:
                     frame_number=raw.index,
                     trigger_index=trigger,
                     stamp_ns=edge + wall_offset_ns if edge is not None else host_wall,
-                    device_time_ns=edge or 0,
+                    device_time_ns=timeline.board_ns_of(trigger),
                     host_time_ns=host_wall,
                     shape=shape,
                     sample_format=sample_format,

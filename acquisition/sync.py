@@ -146,12 +146,11 @@ class CounterAligner:
     The counter is exact where host reception times are not; only the offset
     ``trigger - counter`` has to be found, from timing:
 
-    * warm-up: the first ``warmup`` timed frames vote, each matched to the last pulse edge before
-      it (edges come from ``edge_of``, so they improve as the trigger clock model learns); then
-      causality lowers the voted offset until no warm-up frame precedes the edge of the pulse it
-      would belong to (a frame cannot come before its trigger; late frames only ever push the
-      vote up); the same check lowers the offset whenever a later frame would precede its pulse
-      (``causal_corrections``);
+    * warm-up: each of the first ``warmup`` timed frames is matched to the last pulse edge before
+      it (edges come from ``edge_of``, so they improve as the trigger clock model learns); a
+      late frame can only land on a later pulse, never an earlier one, so the smallest offset
+      wins (minimum latency). Causality backs it up: whenever a frame would precede the edge of
+      the pulse it is given, the offset is lowered (``causal_corrections``);
     * afterwards, with ``detect_skips``, a frame late by ``m > 0`` whole periods (within a
       quarter period) whose next ``confirm`` frames are late by the same ``m`` means the device
       skipped ``m`` pulses: the offset moves (``resyncs``). Anything else is host jitter and the
@@ -176,7 +175,7 @@ class CounterAligner:
         edge_of: EdgeLookup,
         *,
         window: SyncWindow | None = None,
-        warmup: int = 5,
+        warmup: int = 10,
         confirm: int = 3,
         detect_skips: bool = True,
     ) -> None:
@@ -228,17 +227,20 @@ class CounterAligner:
         )
 
     def _choose_offset(self) -> None:
-        votes: dict[int, int] = {}
+        # Latency is never negative, so each timed frame's time match can only put it on its
+        # own pulse or a later one: the smallest offset seen is the best estimate, exact as soon
+        # as one warm-up frame arrived within a period of its pulse. Matching allows a quarter
+        # period before the edge estimate, which carries the trigger reports' minimum latency.
         timed = [f for f in self._pending if f.time_ns is not None]
+        offsets = []
         for frame in timed:
             assert frame.time_ns is not None
-            index = self._match_by_time(frame.time_ns)
+            index = self._match_by_time(frame.time_ns + self.period_ns // 4)
             if index != NO_TRIGGER:
-                offset = index - frame.counter
-                votes[offset] = votes.get(offset, 0) + 1
-        if not votes:
+                offsets.append(index - frame.counter)
+        if not offsets:
             return
-        offset = max(votes, key=lambda o: (votes[o], -o))
+        offset = min(offsets)
         for _ in range(len(self._pulses) + 1):
             if not any(self._precedes_its_pulse(f, offset) for f in timed):
                 break

@@ -12,6 +12,7 @@ import logging
 import queue
 import select
 import socket
+import struct
 import sys
 import threading
 import time
@@ -51,6 +52,18 @@ log = logging.getLogger(__name__)
 
 MiB = 1 << 20
 _SO_RCVBUFFORCE = 33  # Linux; bypasses net.core.rmem_max with CAP_NET_ADMIN (not in `socket`)
+_SO_TIMESTAMPNS = 35  # Linux; struct timespec of the arrival in the ancillary data
+_ANCILLARY_BYTES = 64
+
+
+def _kernel_arrival_mono_ns(ancillary: list[tuple[int, int, bytes]]) -> int | None:
+    """Arrival time of a datagram from its SO_TIMESTAMPNS ancillary data, on the monotonic
+    clock (None when the kernel gave none)."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack_from("qq", data)
+            return int(sec) * 1_000_000_000 + int(nsec) - (time.time_ns() - time.monotonic_ns())
+    return None
 
 
 # --- live receiver ------------------------------------------------------------------------------
@@ -193,6 +206,10 @@ class DCA1000Receiver:
                 self.name, f"cannot bind data port {self.host_ip}:{self.data_port}: {exc}"
             ) from exc
         sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            # Kernel arrival times: a frame's first packet is stamped when it reached the host,
+            # however late this thread gets to read it.
+            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
         self._sock = sock
         self._thread = threading.Thread(target=self._run, name=f"{self.name}-rx", daemon=True)
         self._thread.start()
@@ -304,7 +321,7 @@ class DCA1000Receiver:
         views = [memoryview(buffer[i]) for i in range(n_slots)]
         lengths = [0] * n_slots
         stamps = [0] * n_slots
-        recv_into = sock.recv_into
+        recvmsg_into = sock.recvmsg_into
         clock = time.monotonic_ns
         poller = select.poll()
         poller.register(sock.fileno(), select.POLLIN)
@@ -313,13 +330,15 @@ class DCA1000Receiver:
         idle_since = clock()
         while True:
             n = 0
-            # Hot loop: one syscall, one clock read and two list stores per datagram.
+            # Hot loop: one syscall and two list stores per datagram; the arrival time is the
+            # kernel's (SO_TIMESTAMPNS), so a frame's time does not depend on when this thread
+            # got to read it.
             while n < n_slots:
                 try:
-                    lengths[n] = recv_into(views[n])
+                    lengths[n], ancillary, _, _ = recvmsg_into([views[n]], _ANCILLARY_BYTES)
                 except BlockingIOError:
                     break
-                stamps[n] = clock()
+                stamps[n] = _kernel_arrival_mono_ns(ancillary) or clock()
                 n += 1
             if n:
                 wall_offset = time.time_ns() - clock()

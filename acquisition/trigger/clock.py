@@ -31,6 +31,10 @@ from collections import deque
 from dataclasses import dataclass
 from itertools import pairwise
 
+# Largest plausible drift between the board's crystal and the host clock (1000 ppm; real boards
+# are within +-100 ppm).
+_MAX_DRIFT = 1e-3
+
 
 class ClockNotReady(RuntimeError):
     """The clock has no sample yet, so it cannot map times."""
@@ -162,6 +166,10 @@ class TriggerClock:
                     slope = (ys[b] - ys[a]) / (xs[b] - xs[a])
                     intercept = ys[a] - slope * xs[a]
                     break
+        if abs(slope) > _MAX_DRIFT:
+            # No oscillator drifts this much: the envelope was bent by report latency (a short
+            # window on a loaded host) or the samples are degenerate. Keep the offset only.
+            slope, intercept = 0.0, min(ys)
         residuals = [max(0.0, y - (intercept + slope * x)) for x, y in zip(xs, ys, strict=True)]
         line = _Line(ref_b, ref_h, slope, intercept)
         newest = xs[-1]

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from acquisition.cli.acq_record import record_take
-from acquisition.emulated_rig import EmulatedRig, FaultPlan
+from acquisition.emulated_rig import EmulatedRig, EmulatedRigProcess, FaultPlan
 from acquisition.emulation.sim_world import world_from_rig
 from acquisition.errors import DeviceError
 from acquisition.recorder import GROUND_TRUTH_NAME, Recorder, TakeInfo
@@ -75,31 +75,27 @@ def test_packet_loss_is_counted_exactly_and_frames_stay_aligned(
     tmp_path: Path, loss: float
 ) -> None:
     rig = load_rig(RIG)
-    with EmulatedRig(rig, faults=FaultPlan(packet_loss=loss, reorder=0.01, duplicate=0.01)) as emu:
-        recorder = Recorder(
-            rig,
-            endpoints=emu.endpoints,
-            camera_options={c.name: emu.camera_options(c.name) for c in rig.cameras},
-            sessions_root=tmp_path,
-        )
+    faults = FaultPlan(packet_loss=loss, reorder=0.01, duplicate=0.01, seed=7)
+    with EmulatedRigProcess(RIG, faults=faults) as emu:
+        recorder = Recorder(rig, endpoints=emu.endpoints, sessions_root=tmp_path)
         manifest = recorder.record(_info(f"loss{loss}"), 2.5)
-        injected = {name: chain.dca.stats for name, chain in emu.radars.items()}
-    assert manifest.status == "complete"
+    injected = {name: report["dca"] for name, report in emu.injected.items()}
+    assert manifest.status == "complete" and set(injected) == {"horizontal", "vertical"}
     take = TakeReader(tmp_path / "s" / f"loss{loss}")
     for radar, stats in injected.items():
         frames = list(take.radar_frames(radar))
-        assert len(frames) == stats.frames_sent
+        assert len(frames) == stats["frames_sent"]
         # What the emulator dropped is exactly what the recording says was lost, per frame.
-        lost = {f.frame_number: f.lost_bytes for f in frames if f.lost_bytes}
-        assert lost == {k: v for k, v in stats.dropped_bytes_per_frame.items() if v}
-        assert sum(lost.values()) == stats.dropped_bytes > 0
-        assert manifest.streams[f"/{radar}/frames"].lost_bytes == stats.dropped_bytes
+        lost = {str(f.frame_number): f.lost_bytes for f in frames if f.lost_bytes}
+        assert lost == {k: v for k, v in stats["dropped_bytes_per_frame"].items() if v}
+        assert sum(lost.values()) == stats["dropped_bytes"] > 0
+        assert manifest.streams[f"/{radar}/frames"].lost_bytes == stats["dropped_bytes"]
         capture = manifest.radars[radar]["capture"]
-        assert capture["lost_packets"] == stats.dropped_packets
-        assert capture["duplicates"] == stats.duplicated
+        assert capture["lost_packets"] == stats["dropped_packets"]
+        assert capture["duplicates"] == stats["duplicated"]
         # Zero-filled where lost, untouched elsewhere; still one frame per pulse.
-        assert [f.trigger_index for f in frames] == sorted(f.trigger_index for f in frames)
-        assert len({f.trigger_index for f in frames}) == len(frames)
+        triggers = [f.trigger_index for f in frames]
+        assert triggers == list(range(triggers[0], triggers[0] + len(frames)))
         assert all(f.valid == (f.lost_bytes == 0) for f in frames)
 
 

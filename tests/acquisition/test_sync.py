@@ -100,7 +100,7 @@ def test_counter_aligner_warm_up_votes_past_a_late_first_frame() -> None:
         aligner.add_pulse(3)
 
 
-def test_late_warm_up_frames_cannot_push_the_offset_past_causality() -> None:
+def test_late_warm_up_frames_do_not_shift_the_offset() -> None:
     idx, times = pulses(30, start=0)
     aligner = _aligner(times, idx)
     decided: list[tuple[object, int]] = []
@@ -111,7 +111,7 @@ def test_late_warm_up_frames_cannot_push_the_offset_past_causality() -> None:
         decided += aligner.push(k, int(times[k]) + latency, payload=k)
     decided += aligner.flush()
     assert [t for _, t in decided] == [k for k, _ in decided]
-    assert aligner.causal_corrections >= 1 and aligner.resyncs == 0
+    assert aligner.resyncs == 0
 
 
 def test_an_offset_voted_too_high_is_lowered_by_the_first_early_frame() -> None:
@@ -119,12 +119,12 @@ def test_an_offset_voted_too_high_is_lowered_by_the_first_early_frame() -> None:
     aligner = _aligner(times, idx)
     decided: list[tuple[object, int]] = []
     for k in range(30):
-        latency = 130_000_000 if k < 8 else 3_000_000  # the whole warm-up was late
+        latency = 130_000_000 if k < 12 else 3_000_000  # the whole warm-up was late
         decided += aligner.push(k, int(times[k]) + latency, payload=k)
     decided += aligner.flush()
     # The late warm-up could not be told from a one-pulse offset; the first fast frame proves
     # the offset wrong and every frame from there on is right again.
-    assert [t for k, t in decided if k >= 8] == list(range(8, 30))
+    assert [t for k, t in decided if int(str(k)) >= 12] == list(range(12, 30))
     assert aligner.causal_corrections == 1
 
 

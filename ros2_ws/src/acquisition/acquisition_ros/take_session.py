@@ -320,7 +320,7 @@ class TakeSession:
             # The simulator's truth for every pulse: the plain recorder's own routine.
             from acquisition.recorder import Recorder
 
-            Recorder(self.rig)._write_ground_truth(writer, list(self.pulses))
+            Recorder(self.rig).write_ground_truth(writer, list(self.pulses))
         return writer.close(status)
 
 

@@ -1,0 +1,1 @@
+"""Command-line tools of dataset_tools (one module per ``[project.scripts]`` entry)."""

@@ -1,0 +1,138 @@
+"""One pass over a take that collects what alignment needs: pulses and per-frame stream metadata.
+
+The bulk (radar bytes, images) is read later, per stream, by the workers; they enumerate the
+same frames in the same order, so a row number here is a row number there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from acquisition.recording import TakeReader
+from acquisition.recording.schemas import decoder
+
+RADAR_SCHEMA = "acquisition_interfaces/RadarFrame"
+PULSE_TOPIC = "/trigger/pulses"
+
+
+def _ns(t: Any) -> int:
+    return int(t.sec) * 1_000_000_000 + int(t.nanosec)
+
+
+@dataclass
+class StreamRows:
+    """Metadata of every frame of one stream, in file order (row r = r-th frame read).
+
+    Attributes:
+        trigger_index: (M,) int64, -1 where the recorder could not match a pulse.
+        stamp_ns: (M,) int64 synchronised time.
+        frame_number: (M,) int64 device frame counter.
+        valid: (M,) bool the device / receiver flagged the frame complete.
+        lost_bytes: (M,) int64 bytes lost (radar frames; 0 for images).
+        nbytes: (M,) int64 payload bytes.
+    """
+
+    trigger_index: NDArray[np.int64]
+    stamp_ns: NDArray[np.int64]
+    frame_number: NDArray[np.int64]
+    valid: NDArray[np.bool_]
+    lost_bytes: NDArray[np.int64]
+    nbytes: NDArray[np.int64]
+
+    @classmethod
+    def from_lists(cls, rows: list[tuple[int, int, int, bool, int, int]]) -> StreamRows:
+        a = np.array(rows, dtype=np.int64).reshape(-1, 6)
+        return cls(a[:, 0], a[:, 1], a[:, 2], a[:, 3].astype(bool), a[:, 4], a[:, 5])
+
+    def __len__(self) -> int:
+        return int(self.trigger_index.shape[0])
+
+
+@dataclass
+class TakeIndex:
+    """Pulses and stream rows of one take (see :func:`index_take`)."""
+
+    pulse_index: NDArray[np.int64]
+    pulse_stamp_ns: NDArray[np.int64]
+    radars: dict[str, StreamRows] = field(default_factory=dict)
+    cameras: dict[str, StreamRows] = field(default_factory=dict)  # "<camera>/<color|depth>"
+    truncated: bool = False
+    truncation_reason: str | None = None
+    messages: int = 0
+
+
+def index_take(take: TakeReader) -> TakeIndex:
+    """Read every pulse and every frame's metadata (radar payloads are not copied)."""
+    radar_rows: dict[str, list[tuple[int, int, int, bool, int, int]]] = {}
+    sync_rows: dict[str, list[tuple[int, int, int, bool, int, int]]] = {}
+    image_counts: dict[str, int] = {}
+    pulses: list[tuple[int, int]] = []
+    for raw in take.messages():
+        topic = raw.topic
+        if raw.schema == RADAR_SCHEMA:
+            m = decoder(raw.schema)(raw.data)
+            radar_rows.setdefault(str(m.radar_id) or topic.split("/")[1], []).append(
+                (
+                    int(m.trigger_index),
+                    _ns(m.header.stamp),
+                    int(m.frame_number),
+                    bool(m.valid),
+                    int(m.lost_bytes),
+                    len(m.data),
+                )
+            )
+        elif topic == PULSE_TOPIC:
+            m = decoder(raw.schema)(raw.data)
+            pulses.append((int(m.index), _ns(m.header.stamp)))
+        elif topic.endswith("/sync") and not topic.endswith("/points/sync"):
+            # /<camera>/<stream>/sync, joined 1:1 in order with /<camera>/<stream>/image_raw
+            m = decoder(raw.schema)(raw.data)
+            key = topic.removeprefix("/").removesuffix("/sync")
+            sync_rows.setdefault(key, []).append(
+                (
+                    int(m.trigger_index),
+                    -1,  # the stamp comes from the image message
+                    int(m.frame_number),
+                    bool(m.valid),
+                    0,
+                    0,
+                )
+            )
+        elif topic.endswith("/image_raw"):
+            key = topic.removeprefix("/").removesuffix("/image_raw")
+            image_counts[key] = image_counts.get(key, 0) + 1
+            # the image header stamp is the frame's synchronised time: keep it on its sync row
+            sync_rows.setdefault("__stamp__" + key, []).append((raw.log_time_ns, 0, 0, True, 0, 0))
+    report = take.last_report
+    cameras: dict[str, StreamRows] = {}
+    for key, rows in sync_rows.items():
+        if key.startswith("__stamp__"):
+            continue
+        stamps = [r[0] for r in sync_rows.get("__stamp__" + key, [])]
+        n = min(len(rows), len(stamps))  # reader joins image i with sync i
+        joined = [(r[0], s, r[2], r[3], 0, 0) for r, s in zip(rows[:n], stamps[:n], strict=True)]
+        cameras[key] = StreamRows.from_lists(joined)
+    p = np.array(sorted(pulses), dtype=np.int64).reshape(-1, 2)
+    return TakeIndex(
+        pulse_index=p[:, 0],
+        pulse_stamp_ns=p[:, 1],
+        radars={k: StreamRows.from_lists(v) for k, v in radar_rows.items()},
+        cameras=cameras,
+        truncated=report.truncated,
+        truncation_reason=report.truncation_reason,
+        messages=report.messages,
+    )
+
+
+def sha256_file(path: Path, *, block: int = 4 * 1024 * 1024) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            h.update(chunk)
+    return h.hexdigest()

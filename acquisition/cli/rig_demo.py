@@ -1,10 +1,10 @@
-"""The main job on the simulated rig: record a dual-radar take, then compute its radar maps.
+"""The main job on the simulated rig: record a dual-radar take, build a dataset, check it.
 
 Examples::
 
-    rig-demo                                  # 5 s take into ./demo_output
+    rig-demo                                  # 5 s take, everything under ./demo_output
     rig-demo --duration 10 --out /tmp/demo
-    rig-demo --rig sensor_configs/rigs/dual_radar_sim.yaml --inject-loss 0.01
+    rig-demo --inject-loss 0.01               # with 1 % packet loss on both capture cards
 
 Steps, each printed as it finishes:
 
@@ -12,9 +12,10 @@ Steps, each printed as it finishes:
    camera) runs in a child process; the recorder configures the radars over their serial CLIs,
    arms the capture cards, starts the trigger and records a synchronised take
    (``<out>/sessions/demo/<take>/``);
-2. maps: every radar frame of the take is decoded and turned into the maps the models consume:
-   HuPR VRDAE maps (16 x 64 x 64 x 8), range-Doppler maps and CFAR point clouds; the subject's
-   range seen by each radar is compared with the simulator's ground truth.
+2. dataset: ``dataset-build`` aligns the streams by trigger index and computes the maps the
+   models consume (HuPR VRDAE maps 16 x 64 x 64 x 8, range-Doppler maps, CFAR point clouds),
+   with the simulator's ground truth as labels (``<out>/datasets/demo.zarr``);
+3. check: the subject's range in every range-Doppler map is compared with the ground truth.
 """
 
 from __future__ import annotations
@@ -22,104 +23,50 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from acquisition.cli.acq_record import record_take, summary_text
 from acquisition.emulated_rig import FaultPlan
-from acquisition.radar.config import load_radar_config
-from acquisition.recorder import GROUND_TRUTH_NAME, TakeInfo
-from acquisition.recording.reader import TakeReader
-from acquisition.recording.records import RadarFrameRecord
-from acquisition.rig import RigConfig, load_rig
+from acquisition.recorder import TakeInfo
 
 DEFAULT_RIG = (
     Path(__file__).resolve().parents[2] / "sensor_configs" / "rigs" / "dual_radar_sim.yaml"
 )
 
 
-def compute_maps(take_dir: Path, out_dir: Path, *, batch: int = 16) -> list[str]:
-    """Decode every radar of a take, compute VRDAE / RD maps and point clouds, save them as
-    ``.npy`` under ``out_dir`` and return printable lines."""
-    from dataset_tools.dsp import decode_adc_frames, detect_points, range_doppler_map, vrdae_maps
+def check_ranges(dataset_path: Path) -> list[str]:
+    """Per radar: median error between each RD map's strongest range and the subject's pelvis
+    range from the labels (simulator ground truth), over every labelled frame."""
+    from dataset_tools.dataset import open_dataset
 
-    take = TakeReader(take_dir)
-    rig = load_rig(take_dir / "rig.yaml") if (take_dir / "rig.yaml").is_file() else None
-    truth = (
-        np.load(take_dir / GROUND_TRUTH_NAME) if (take_dir / GROUND_TRUTH_NAME).is_file() else None
-    )
-    lines: list[str] = []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for radar, info in take.manifest.radars.items():
-        cfg = load_radar_config(take_dir / info["cfg_file"])
-        params = cfg.params(info.get("board"))
-        frames = list(take.radar_frames(radar))
-        if not frames:
-            lines.append(f"  {radar}: no frames")
-            continue
-        started = time.perf_counter()
-        vrdae_parts: list[NDArray[np.complex64]] = []
-        rd_parts: list[NDArray[np.float32]] = []
-        n_points = 0
-        for i in range(0, len(frames), batch):
-            chunk = frames[i : i + batch]
-            cube = decode_adc_frames(b"".join(f.data for f in chunk), params)
-            rd_parts.append(range_doppler_map(cube, remove_clutter=True, db=True))
-            if params.cube_shape == (64, 3, 4, 256):
-                vrdae_parts.append(vrdae_maps(cube))
-            n_points += len(detect_points(cube, params))
-        elapsed = time.perf_counter() - started
-        rd = np.concatenate(rd_parts)
-        np.save(out_dir / f"{radar}_rd_db.npy", rd)
-        shapes = f"RD {tuple(rd.shape)}"
-        if vrdae_parts:
-            vrdae = np.concatenate(vrdae_parts)
-            np.save(out_dir / f"{radar}_vrdae.npy", vrdae)
-            shapes = f"VRDAE {tuple(vrdae.shape)} {vrdae.dtype}, " + shapes
-        valid = sum(f.valid for f in frames)
-        lines.append(
-            f"  {radar}: {len(frames)} frames ({valid} complete) -> {shapes}, "
-            f"{n_points} CFAR points; {len(frames) / elapsed:.0f} frames/s"
-        )
-        if truth is not None and rig is not None:
+    ds = open_dataset(dataset_path)
+    lines = []
+    for seq_id in ds.sequence_ids:
+        seq = ds.sequence(seq_id)
+        labels = seq.labels("sim20")
+        pelvis = labels["keypoints_3d"][:, list(labels["joint_names"]).index("pelvis")]
+        for radar in seq.radars:
+            info = ds.attrs["radars"][radar]
+            resolution = float(info["params"]["range_resolution_m"])
+            position = np.asarray(info["pose"]["xyz"], dtype=np.float64)
+            rd = seq.read(
+                radar, "rd", 0, seq.num_frames
+            )  # (F, Doppler, range), zero Doppler centred
+            centre = rd.shape[1] // 2
+            rd[:, centre - 1 : centre + 2] = -np.inf  # the static room; the subject moves
+            ok = seq.mask(f"radar/{radar}") & np.isfinite(pelvis).all(axis=1)
+            measured = np.argmax(rd.max(axis=1), axis=1) * resolution
+            truth = np.linalg.norm(pelvis - position, axis=1)
+            errors = np.abs(measured - truth)[ok]
             lines.append(
-                "    " + _range_check(radar, rd, frames, truth, rig, params.range_resolution_m)
+                f"  {radar}: subject range vs ground truth, median error "
+                f"{np.median(errors) * 100:.1f} cm over {int(ok.sum())} frames "
+                f"(range resolution {resolution * 100:.1f} cm)"
             )
     return lines
-
-
-def _range_check(
-    radar: str,
-    rd_db: NDArray[np.float32],
-    frames: list[RadarFrameRecord],
-    truth: Mapping[str, NDArray[Any]],
-    rig: RigConfig,
-    range_resolution_m: float,
-) -> str:
-    """Median error between the RD map's strongest range and the subject's pelvis range."""
-    from acquisition.sim.person import JOINT_INDEX
-
-    spec = rig.radar(radar)
-    index_of = {int(t): i for i, t in enumerate(truth["trigger_index"])}
-    errors = []
-    for frame, rd in zip(frames, rd_db, strict=True):
-        row = index_of.get(frame.trigger_index)
-        if row is None:
-            continue
-        pelvis = truth["joints_rig"][row, JOINT_INDEX["pelvis"]]
-        true_range = float(np.linalg.norm(pelvis - spec.pose.position))
-        measured = float(np.argmax(rd.max(axis=0)) * range_resolution_m)
-        errors.append(abs(measured - true_range))
-    if not errors:
-        return "no frame matched the ground truth"
-    return (
-        f"subject range vs simulator truth: median error {np.median(errors) * 100:.1f} cm "
-        f"over {len(errors)} frames (range resolution {range_resolution_m * 100:.1f} cm)"
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,8 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()
     take = f"demo_{time.strftime('%Y%m%dT%H%M%S')}"
+
     print(
-        f"[1/2] recording a {args.duration:g} s take on the simulated rig ({Path(args.rig).name})"
+        f"[1/3] recording a {args.duration:g} s take on the simulated rig ({Path(args.rig).name})"
     )
     try:
         manifest, take_dir = record_take(
@@ -149,10 +97,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rig-demo: recording failed: {exc}", file=sys.stderr)
         return 1
     print(summary_text(manifest, take_dir))
-    print(f"[2/2] radar maps -> {out / 'maps' / take}")
-    for line in compute_maps(take_dir, out / "maps" / take):
+
+    from dataset_tools.cli.dataset_build import main as dataset_build
+    from dataset_tools.cli.dataset_info import main as dataset_info
+
+    dataset = out / "datasets" / "demo.zarr"
+    print(f"[2/3] building the dataset -> {dataset}")
+    status = dataset_build(
+        [
+            "--session",
+            "demo",
+            "--sessions-root",
+            str(out / "sessions"),
+            "--out",
+            str(dataset),
+            "--representations",
+            "vrdae,rd,points",
+            "--overwrite",
+        ]
+    )
+    if status != 0:
+        print("rig-demo: dataset-build failed", file=sys.stderr)
+        return 1
+    dataset_info([str(dataset)])
+
+    print("[3/3] checking the radar maps against the simulator's ground truth")
+    for line in check_ranges(dataset):
         print(line)
-    print("done: recording and maps are under", out)
+    print(f"done: recording, dataset and maps are under {out}")
     return 0 if manifest.status == "complete" else 1
 
 

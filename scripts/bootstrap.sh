@@ -27,7 +27,7 @@ fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev,cameras,torch]'
+.venv/bin/python -m pip install -q -e '.[dev,cameras,torch,labeling]'
 if [ "${TOOLKIT_SKIP_ROS:-0}" != 1 ]; then
   ros2_ws/scripts/install_ros2_pip.sh .venv
   ros2_ws/scripts/build_interfaces.sh .venv

@@ -132,6 +132,7 @@ def _sim_labels(take_dir: Path, manifest: TakeManifest) -> RawLabels:
 def _labeling_labels(path: Path, manifest: TakeManifest) -> RawLabels:
     """The labeling stage's labels file (``labeling.labels_file``); flagged frames dropped."""
     from labeling.labels_file import read_labels
+    from labeling.tracking import FLAG_NO_DEPTH
 
     if not path.exists():
         raise FileNotFoundError(f"labels file {path} not found")
@@ -140,7 +141,9 @@ def _labeling_labels(path: Path, manifest: TakeManifest) -> RawLabels:
     kp2[~np.asarray(t.valid_2d, bool)] = np.nan
     kp3 = np.asarray(t.keypoints_3d_rig_smooth, dtype=np.float64).copy()
     kp3[~np.asarray(t.valid_3d, bool)] = np.nan
-    keep = (np.asarray(t.flags) == 0) & (np.asarray(t.trigger_index) >= 0)
+    # "no depth" only means no 3-D (already NaN through valid_3d): its 2-D labels are kept.
+    flags = np.asarray(t.flags) & ~np.uint8(FLAG_NO_DEPTH)
+    keep = (flags == 0) & (np.asarray(t.trigger_index) >= 0)
     camera = t.attrs.get("camera")
     intr = t.attrs.get("intrinsics") or {}
     size = (int(intr.get("width", 0)), int(intr.get("height", 0)))

@@ -57,9 +57,6 @@ from acquisition.trigger.driver import PulseRecord, TriggerBoard
 
 log = logging.getLogger(__name__)
 
-# A radar's first packet leaves the card within a few chirps of the edge; allow the whole frame
-# period minus a margin. Cameras: exposure + read-out + USB, well under one period at 10 Hz.
-_WAIT_FOR_PULSE_S = 1.0
 GROUND_TRUTH_NAME = "sim_ground_truth.npz"
 _LAST_FRAME_WAIT_S = 3.0
 
@@ -233,6 +230,7 @@ class Recorder:
         self.period_ns = round(1e9 / rig.trigger.rate_hz)
         self._stop = threading.Event()
         self._camera_stop = threading.Event()
+        self._camera_stop_ns = 0
         self._threads: list[threading.Thread] = []
         self._frame_queues: dict[str, queue.Queue[RawFrame | None]] = {}
         self._errors: list[str] = []
@@ -555,8 +553,6 @@ class Recorder:
                     with sync_lock:
                         decided = sync.flush()
                 else:
-                    if raw.first_rx_mono_ns is not None:
-                        self._wait_ready(sync, raw.first_rx_mono_ns, sync_lock)
                     with sync_lock:
                         # A frame whose every packet was lost has no time: its byte-count frame
                         # number still says which pulse it belongs to.
@@ -569,14 +565,6 @@ class Recorder:
         self._spawn(f"{spec.name}-writer", loop)
         self._frame_queues[spec.name] = frames
         return cli, control, receiver
-
-    def _wait_ready(self, sync: StreamSync, time_ns: int, lock: threading.Lock) -> None:
-        deadline = time.monotonic() + _WAIT_FOR_PULSE_S
-        while time.monotonic() < deadline:
-            with lock:
-                if sync.aligner.ready(time_ns):
-                    return
-            time.sleep(0.005)
 
     # --- cameras ---------------------------------------------------------------------------------
     def _simulated_world(self) -> Any:
@@ -608,6 +596,8 @@ class Recorder:
             "unplug_after_frames": faults.camera_unplug_after.get(spec.name),
             "drop_probability": faults.camera_drop.get(spec.name, 0.0),
             "seed": faults.seed,
+            # Room for a few seconds of frames while this process is busy writing.
+            "queue_size": 64,
         }
 
     def _arm_camera(self, spec: CameraSpec, writer: TakeWriter) -> Camera:
@@ -636,7 +626,7 @@ class Recorder:
         lock: threading.Lock,
         wall_offset_ns: int,
     ) -> None:
-        while not self._camera_stop.is_set():
+        while True:
             try:
                 frame = cam.read(timeout_s=0.2)
             except CameraLost as exc:
@@ -646,11 +636,14 @@ class Recorder:
                 writer.event("device_error", str(exc), device=cam.name)
                 continue
             if frame is None:
-                if cam.state in ("lost", "ended"):
+                # Leave only once the camera's queue is empty: frames already captured are
+                # written even when the take is being stopped.
+                if cam.state in ("lost", "ended") or self._camera_stop.is_set():
                     break
                 continue
+            if self._camera_stop.is_set() and frame.host_time_ns > self._camera_stop_ns:
+                break  # a free-running camera goes on after the trigger stopped: not this take
             mono = frame.host_time_ns - wall_offset_ns
-            self._wait_ready(sync, mono, lock)
             with lock:
                 decided = sync.push(frame.frame_number, mono, frame)
             for item, trigger in decided:
@@ -717,6 +710,7 @@ class Recorder:
             self._frame_queues[name].put(None)
             cli.close()
             control.close()
+        self._camera_stop_ns = time.time_ns()
         self._camera_stop.set()
         for thread in self._threads:
             thread.join(timeout=10.0)

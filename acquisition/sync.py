@@ -231,7 +231,9 @@ class CounterAligner:
         # own pulse or a later one: the smallest offset seen is the best estimate, exact as soon
         # as one warm-up frame arrived within a period of its pulse. Matching allows a quarter
         # period before the edge estimate, which carries the trigger reports' minimum latency.
-        timed = [f for f in self._pending if f.time_ns is not None]
+        timed = [f for f in self._pending if f.time_ns is not None and self.ready(f.time_ns)]
+        if not timed:  # end of a take without a later pulse: use what there is
+            timed = [f for f in self._pending if f.time_ns is not None]
         offsets = []
         for frame in timed:
             assert frame.time_ns is not None
@@ -312,20 +314,28 @@ class CounterAligner:
             self._latencies.append(frame.time_ns - edge)
         return index
 
-    def _drain(self, keep: int) -> list[tuple[object, int]]:
+    def _drain(self, keep: int, *, final: bool = False) -> list[tuple[object, int]]:
         decided: list[tuple[object, int]] = []
         while len(self._pending) > keep:
-            frame = self._pending.pop(0)
+            frame = self._pending[0]
+            if not final and frame.time_ns is not None and not self.ready(frame.time_ns):
+                break  # its pulse report may still be on the way
+            self._pending.pop(0)
             decided.append((frame.payload, self._decide(frame, self._pending[: self.confirm])))
         return decided
 
     def push(
         self, counter: int, time_ns: int | None, payload: object = None
     ) -> list[tuple[object, int]]:
-        """Add a frame; returns ``(payload, trigger_index)`` for the frames now decided."""
+        """Add a frame; returns ``(payload, trigger_index)`` for the frames now decided.
+
+        Never blocks: a frame is decided once ``confirm`` frames follow it and the pulse reports
+        up to its time have arrived (see :meth:`ready`).
+        """
         self._pending.append(_Pending(counter, time_ns, payload))
         if self.offset is None:
-            if sum(f.time_ns is not None for f in self._pending) < self.warmup:
+            ready = [f for f in self._pending if f.time_ns is not None and self.ready(f.time_ns)]
+            if len(ready) < self.warmup:
                 return []
             self._choose_offset()
         return self._drain(keep=self.confirm)
@@ -334,4 +344,4 @@ class CounterAligner:
         """Decide every frame still held (end of the take)."""
         if self.offset is None:
             self._choose_offset()
-        return self._drain(keep=0)
+        return self._drain(keep=0, final=True)

@@ -84,6 +84,7 @@ class TakeReader:
                 )
                 write_manifest(self.directory, self.manifest)
         self.last_report = ReadReport()
+        self.last_channels: dict[int, tuple[str, str]] = {}
 
     @property
     def status(self) -> str:
@@ -125,6 +126,78 @@ class TakeReader:
                         yield RawMessage(
                             topic, schema, record.log_time, record.sequence, record.data
                         )
+
+    def chunked_messages(self, topics: set[str] | None = None) -> Iterator[tuple[int, RawMessage]]:
+        """Like :meth:`messages`, each message with the file offset of the MCAP chunk holding it
+        (-1 for a message outside any chunk). Afterwards ``last_channels`` maps channel id ->
+        (topic, schema name), what :meth:`messages_in_chunks` needs to read chunks directly."""
+        from mcap.exceptions import McapError
+        from mcap.records import Channel, Chunk, Message, Schema
+        from mcap.stream_reader import StreamReader, breakup_chunk
+
+        report = ReadReport()
+        self.last_report = report
+        schema_names: dict[int, str] = {}
+        channels: dict[int, tuple[str, str]] = {}
+        self.last_channels = channels
+        with open(self.path, "rb") as f:
+            records = StreamReader(f, skip_magic=False, emit_chunks=True).records
+            while True:
+                offset = f.tell()
+                try:
+                    record = next(records)
+                    inner = breakup_chunk(record) if isinstance(record, Chunk) else [record]
+                except StopIteration:
+                    return
+                except (McapError, EOFError, struct.error, ValueError) as exc:
+                    report.truncated = True
+                    report.truncation_reason = f"{type(exc).__name__}: {exc}"
+                    return
+                where = offset if isinstance(record, Chunk) else -1
+                for rec in inner:
+                    if isinstance(rec, Schema):
+                        schema_names[rec.id] = rec.name
+                    elif isinstance(rec, Channel):
+                        channels[rec.id] = (rec.topic, schema_names.get(rec.schema_id, ""))
+                    elif isinstance(rec, Message):
+                        topic, schema = channels.get(rec.channel_id, ("", ""))
+                        report.messages += 1
+                        report.per_topic[topic] = report.per_topic.get(topic, 0) + 1
+                        if topics is None or topic in topics:
+                            yield (
+                                where,
+                                RawMessage(topic, schema, rec.log_time, rec.sequence, rec.data),
+                            )
+
+    def messages_in_chunks(
+        self,
+        offsets: list[int],
+        channels: dict[int, tuple[str, str]],
+        topics: set[str] | None = None,
+    ) -> Iterator[tuple[int, RawMessage]]:
+        """The messages of the MCAP chunks starting at ``offsets`` (as :meth:`chunked_messages`
+        reports them), chunk by chunk in the given order, each with its chunk's offset.
+
+        Only for a file already read through once (``channels`` from that pass): a record that
+        is not a readable chunk raises ``ValueError``.
+        """
+        from mcap.records import Chunk, Message
+        from mcap.stream_reader import StreamReader, breakup_chunk
+
+        with open(self.path, "rb") as f:
+            for offset in offsets:
+                f.seek(offset)
+                record = next(StreamReader(f, skip_magic=True, emit_chunks=True).records)
+                if not isinstance(record, Chunk):
+                    raise ValueError(f"{self.path}: no MCAP chunk at byte {offset}")
+                for rec in breakup_chunk(record):
+                    if isinstance(rec, Message):
+                        topic, schema = channels.get(rec.channel_id, ("", ""))
+                        if topics is None or topic in topics:
+                            yield (
+                                offset,
+                                RawMessage(topic, schema, rec.log_time, rec.sequence, rec.data),
+                            )
 
     def scan(self) -> ReadReport:
         """Read through the whole file once and return the counts (and truncation)."""

@@ -18,7 +18,7 @@ import multiprocessing
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -35,7 +35,15 @@ from dataset_tools.alignment import (
     align_stream,
     build_timeline,
 )
-from dataset_tools.build_tasks import CameraTask, RadarTask, TaskResult, run_task
+from dataset_tools.build_tasks import (
+    CameraTask,
+    RadarBlockTask,
+    RadarTask,
+    TaskResult,
+    run_block,
+    run_task,
+    warm_up,
+)
 from dataset_tools.dataset.format import StorageFormat
 from dataset_tools.dataset.storage import open_storage
 from dataset_tools.dataset.writer import DatasetWriter, SequenceWriter, partial_path
@@ -215,7 +223,15 @@ def prepare_take(
         notes.append("interrupted take: recovered part only")
     if not (take_dir / "streams.mcap").exists():
         raise CorruptTakeError("no streams.mcap")
-    checksums = _checksums(take_dir)
+    # hashing (GIL released) runs beside the index pass; its verdict still comes first
+    with ThreadPoolExecutor(1) as hasher:
+        hashing = hasher.submit(_checksums, take_dir)
+        index_error: Exception | None = None
+        try:
+            index = index_take(reader)
+        except Exception as exc:
+            index_error = exc
+        checksums = hashing.result()
     expected = m.files.get("streams.mcap", {}).get("sha256")
     if config.verify_checksums and status == "complete" and expected:
         if checksums["streams.mcap"] != expected:
@@ -223,10 +239,10 @@ def prepare_take(
                 f"streams.mcap SHA-256 {checksums['streams.mcap'][:12]}... does not match the "
                 f"manifest ({str(expected)[:12]}...): file changed or damaged after recording"
             )
-    try:
-        index = index_take(reader)
-    except Exception as exc:
-        raise CorruptTakeError(f"streams unreadable: {type(exc).__name__}: {exc}") from exc
+    if index_error is not None:
+        raise CorruptTakeError(
+            f"streams unreadable: {type(index_error).__name__}: {index_error}"
+        ) from index_error
     if index.truncated and status == "complete":
         raise CorruptTakeError(f"streams.mcap truncated ({index.truncation_reason})")
     for radar in m.radars:
@@ -342,14 +358,53 @@ def _radar_info(reader: TakeReader, radar: str) -> dict[str, Any]:
     }
 
 
+def _blocks(prep: PreparedTake, config: BuildConfig) -> list[tuple[int, int]]:
+    """Frame blocks for RadarBlockTasks: about two per worker, whole windows, 16-256 frames."""
+    n, w = prep.timeline.num_frames, max(1, config.window)
+    per = -(-n // max(2, 2 * config.workers))
+    size = min(max(w, -(-per // w) * w), max(w, 256 // w * w))
+    return [(a, min(n, a + size)) for a in range(0, n, size)]
+
+
+def _block_tasks(
+    prep: PreparedTake, config: BuildConfig, radar_tasks: list[RadarTask]
+) -> list[RadarBlockTask] | None:
+    """Radar work split into frame blocks, or None when the recording's chunks are unknown."""
+    chunks = [prep.index.radar_chunks.get(t.radar) for t in radar_tasks]
+    if not radar_tasks or any(
+        c is None or c.shape[0] != t.frame_of_row.shape[0] or (c < 0).any()
+        for c, t in zip(chunks, radar_tasks, strict=True)
+    ):
+        return None
+    return [
+        RadarBlockTask(
+            store=radar_tasks[0].store,
+            seq_id=prep.seq_id,
+            take_dir=str(prep.take_dir),
+            start=a,
+            stop=b,
+            num_frames=prep.timeline.num_frames,
+            radars=tuple(radar_tasks),
+            chunk_of_row=tuple(c for c in chunks if c is not None),
+            channels=prep.index.channels,
+            window=config.window,
+        )
+        for a, b in _blocks(prep, config)
+    ]
+
+
 def start_take(
     writer: DatasetWriter, prep: PreparedTake, config: BuildConfig
-) -> tuple[SequenceWriter, list[RadarTask | CameraTask]]:
-    """Create the sequence and all its arrays; write what the main process already has."""
+) -> tuple[SequenceWriter, list[RadarTask | CameraTask | RadarBlockTask]]:
+    """Create the sequence and all its arrays; write what the main process already has.
+
+    Radar work is one :class:`RadarBlockTask` per block of frames (all radars) when the take
+    index knows the MCAP chunk of every radar frame, else one :class:`RadarTask` per radar.
+    """
     n = prep.timeline.num_frames
     seq = writer.begin_sequence(prep.seq_id, n)
     seq.write_time_axis(prep.timeline.trigger_index, prep.timeline.stamp_ns)
-    tasks: list[RadarTask | CameraTask] = []
+    tasks: list[RadarTask | CameraTask | RadarBlockTask] = []
     store = str(writer.partial)
     for radar in sorted(prep.index.radars):
         params = _radar_params(prep.reader, radar)
@@ -377,6 +432,9 @@ def start_take(
                 window=config.window,
             )
         )
+    blocks = _block_tasks(prep, config, [t for t in tasks if isinstance(t, RadarTask)])
+    if blocks is not None:
+        tasks = list(blocks)
     boxes = None
     if config.blur_faces and config.rgb:
         source = next((ls for ls in prep.labels if ls.schema in ("sim20", "coco17")), None)
@@ -517,6 +575,46 @@ def finish_take(
     return stats
 
 
+def _run_tasks(
+    pool: ProcessPoolExecutor | None, tasks: list[RadarTask | CameraTask | RadarBlockTask]
+) -> list[TaskResult]:
+    """Run every task (in the pool when there is one); block tasks give one result per radar."""
+    results: list[TaskResult] = []
+    if pool is None:
+        for t in tasks:
+            if isinstance(t, RadarBlockTask):
+                results += run_block(t)
+            else:
+                results.append(run_task(t))
+        return results
+    futures: list[Future[Any]] = [
+        pool.submit(run_block, t) if isinstance(t, RadarBlockTask) else pool.submit(run_task, t)
+        for t in tasks
+    ]
+    for f in futures:
+        got = f.result()
+        results += got if isinstance(got, list) else [got]
+    return results
+
+
+def _merge_results(seq: SequenceWriter, results: list[TaskResult]) -> list[TaskResult]:
+    """One result per stream; point clouds from block tasks written here (one ragged array)."""
+    merged: dict[str, TaskResult] = {}
+    for r in results:
+        if r.stream in merged:
+            merged[r.stream].merge(r)
+        else:
+            merged[r.stream] = r
+    for r in merged.values():
+        if r.clouds is not None and r.stream.startswith("radar/"):
+            empty = np.zeros((0, 8), np.float32)
+            clouds = [r.clouds.get(f, empty) for f in range(seq.num_frames)]
+            seq.write_points(r.stream.removeprefix("radar/"), clouds)
+            r.points = int(sum(c.shape[0] for c in clouds))
+            r.clouds = None
+    return list(merged.values())
+
+
 # --- the whole build ------------------------------------------------------------------------------
 def discover(config: BuildConfig) -> list[tuple[str, Path]]:
     takes: list[tuple[str, Path]] = []
@@ -587,6 +685,9 @@ def build_dataset(
     pool: ProcessPoolExecutor | None = None
     if config.workers > 1:
         pool = ProcessPoolExecutor(config.workers, mp_context=multiprocessing.get_context("spawn"))
+        # start the workers (imports take ~1 s) while this process checks and indexes a take
+        for _ in range(config.workers):
+            pool.submit(warm_up)
     seen_ids: dict[str, str] = {}
     sources: list[dict[str, Any]] = []
     first_take: PreparedTake | None = None
@@ -609,13 +710,7 @@ def build_dataset(
                     outcome.stats = previous.get("stats", {})
                 else:
                     seq, tasks = start_take(writer, prep, config)
-                    if pool is not None:
-                        futures: list[Future[TaskResult]] = [
-                            pool.submit(run_task, t) for t in tasks
-                        ]
-                        results = [f.result() for f in futures]
-                    else:
-                        results = [run_task(t) for t in tasks]
+                    results = _merge_results(seq, _run_tasks(pool, tasks))
                     outcome.stats = finish_take(seq, prep, results, config, pseudo)
                     outcome.status, outcome.frames = "built", seq.num_frames
                 sources.append(

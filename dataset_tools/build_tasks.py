@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from acquisition.radar.config import parse_radar_config
 from acquisition.recording import TakeReader
+from acquisition.recording.schemas import decoder
 from dataset_tools.blas_threads import limit_blas_threads
 from dataset_tools.dataset.storage import open_storage
 from dataset_tools.dataset.writer import SequenceWriter
@@ -42,6 +43,29 @@ class RadarTask:
     iq_order: str
     names: tuple[str, ...]
     config: RepresentationConfig
+    window: int = 16
+
+
+@dataclass(frozen=True)
+class RadarBlockTask:
+    """Compute and write frames ``[start, stop)`` of several radars of one take.
+
+    Reads only the MCAP chunks holding those frames (``chunk_of_row``, from the take index), so
+    a take split into blocks is decompressed once over all workers, and every radar of a chunk
+    is used by the one task that decompressed it. ``start`` (and ``stop`` unless it is the
+    end) are multiples of ``window``; with ``window`` = the VRDAE shard frames every shard is
+    written whole, straight from the computed block (``storage.write_frames``).
+    """
+
+    store: str
+    seq_id: str
+    take_dir: str
+    start: int
+    stop: int
+    num_frames: int
+    radars: tuple[RadarTask, ...]
+    chunk_of_row: tuple[NDArray[np.int64], ...]
+    channels: dict[int, tuple[str, str]]
     window: int = 16
 
 
@@ -72,6 +96,19 @@ class TaskResult:
     points: int = 0
     blurred: int = 0
     seconds: float = 0.0
+    #: block tasks: frame -> (P, 8) point cloud of the frames they built (main writes them)
+    clouds: dict[int, NDArray[np.float32]] | None = None
+
+    def merge(self, other: TaskResult) -> None:
+        """Add the counts of another block of the same stream."""
+        self.frames_written += other.frames_written
+        self.malformed_frames = sorted(self.malformed_frames + other.malformed_frames)
+        self.late_frames += other.late_frames
+        self.points += other.points
+        self.blurred += other.blurred
+        self.seconds += other.seconds
+        if other.clouds is not None:
+            self.clouds = {**(self.clouds or {}), **other.clouds}
 
 
 def run_task(task: RadarTask | CameraTask) -> TaskResult:
@@ -80,6 +117,165 @@ def run_task(task: RadarTask | CameraTask) -> TaskResult:
     if isinstance(task, RadarTask):
         return _run_radar(task)
     return _run_camera(task)
+
+
+def run_block(task: RadarBlockTask) -> list[TaskResult]:
+    """Entry point for a block of frames of all radars: one result per radar."""
+    limit_blas_threads(1)
+    return _run_block(task)
+
+
+def warm_up() -> None:
+    """Import what the tasks need (submitted once per worker while the main process indexes)."""
+    limit_blas_threads(1)
+    import mcap_ros2.decoder  # noqa: F401
+    import scipy.fft  # noqa: F401
+    import zarr  # noqa: F401
+
+    from dataset_tools.dsp import fused  # noqa: F401
+
+
+@dataclass
+class _BlockRadar:
+    """Per-radar state of a block task."""
+
+    task: RadarTask
+    params: Any
+    layouts: dict[str, tuple[tuple[int, ...], np.dtype[Any]]]
+    rows_by_frame: dict[int, int]
+    first_row: dict[int, int]  # chunk offset -> first row of this radar in that chunk
+    chunk_of_row: NDArray[np.int64]
+    result: TaskResult
+    buffers: dict[str, NDArray[Any]] = field(default_factory=dict)
+
+
+def _run_block(task: RadarBlockTask) -> list[TaskResult]:
+    t0 = time.perf_counter()
+    storage = open_storage(Path(task.store), "a", format="zarr")
+    base = f"sequences/{task.seq_id}/radar"
+    w = task.window
+    states: dict[str, _BlockRadar] = {}
+    for rt, chunks in zip(task.radars, task.chunk_of_row, strict=True):
+        params = parse_radar_config(rt.cfg_text).params(rt.board)
+        fixed = tuple(n for n in rt.names if n != "points")
+        f = rt.frame_of_row
+        rows = np.nonzero((f >= task.start) & (f < task.stop))[0]
+        first_row: dict[int, int] = {}
+        for r in range(chunks.shape[0] - 1, -1, -1):
+            first_row[int(chunks[r])] = r
+        states[f"/{rt.radar}/frames"] = _BlockRadar(
+            task=rt,
+            params=params,
+            layouts={n: frame_layout(n, params, rt.config) for n in fixed},
+            rows_by_frame={int(f[r]): int(r) for r in rows},
+            first_row=first_row,
+            chunk_of_row=chunks,
+            result=TaskResult(
+                stream=f"radar/{rt.radar}", clouds={} if "points" in rt.names else None
+            ),
+        )
+    # chunk -> last window that needs it (so a decompressed chunk is dropped once used)
+    last_use: dict[int, int] = {}
+    for st in states.values():
+        for frame, row in st.rows_by_frame.items():
+            c = int(st.chunk_of_row[row])
+            last_use[c] = max(last_use.get(c, -1), (frame - task.start) // w)
+    reader = TakeReader(task.take_dir)
+    payloads: dict[tuple[str, int], bytes] = {}  # (topic, row) -> frame bytes
+    loaded: set[int] = set()
+    for k, w0 in enumerate(range(task.start, task.stop, w)):
+        w1 = min(w0 + w, task.stop)
+        need = sorted(
+            {
+                int(st.chunk_of_row[st.rows_by_frame[fr]])
+                for st in states.values()
+                for fr in range(w0, w1)
+                if fr in st.rows_by_frame
+            }
+            - loaded
+        )
+        seen: dict[tuple[str, int], int] = {}
+        for offset, raw in reader.messages_in_chunks(need, task.channels, set(states)):
+            st = states[raw.topic]
+            n_in_chunk = seen.get((raw.topic, offset), 0)
+            seen[(raw.topic, offset)] = n_in_chunk + 1
+            row = st.first_row.get(offset, -1) + n_in_chunk
+            frame = int(st.task.frame_of_row[row]) if 0 <= row < len(st.chunk_of_row) else -1
+            if task.start <= frame < task.stop and st.rows_by_frame.get(frame) == row:
+                payloads[(raw.topic, row)] = bytes(decoder(raw.schema)(raw.data).data)
+        loaded.update(need)
+        for topic, st in states.items():
+            _block_window(storage, base, st, w0, w1, payloads, topic)
+        loaded = {c for c in loaded if last_use.get(c, -1) > k}
+    storage.close()
+    results = [st.result for st in states.values()]
+    for res in results:
+        res.seconds = time.perf_counter() - t0
+        res.points = int(sum(c.shape[0] for c in (res.clouds or {}).values()))
+    return results
+
+
+def _block_window(
+    storage: Any,
+    base: str,
+    st: _BlockRadar,
+    w0: int,
+    w1: int,
+    payloads: dict[tuple[str, int], bytes],
+    topic: str,
+) -> None:
+    """Compute and write frames [w0, w1) of one radar (NaN / 0 where it delivered nothing)."""
+    rt, n = st.task, w1 - w0
+    frame_bytes = st.params.bytes_per_frame
+    frames: list[int] = []
+    data: list[bytes] = []
+    for fr in range(w0, w1):
+        row = st.rows_by_frame.get(fr)
+        if row is None:
+            continue
+        payload = payloads.pop((topic, row), None)
+        if payload is None:
+            raise RuntimeError(f"{topic}: row {row} (frame {fr}) not found in its MCAP chunk")
+        if len(payload) != frame_bytes:
+            st.result.malformed_frames.append(fr)
+            continue
+        frames.append(fr)
+        data.append(payload)
+    outputs: dict[str, NDArray[Any]] = {}
+    for name, (shape, dt) in st.layouts.items():
+        buf = st.buffers.get(name)
+        if buf is None or buf.shape[0] < n:
+            buf = st.buffers[name] = np.empty((max(n, rt.window), *shape), dtype=dt)
+        outputs[name] = buf[:n]
+    if frames:
+        cube = decode_adc_frames(b"".join(data), st.params, iq_order=rt.iq_order)  # type: ignore[arg-type]
+        rows = np.asarray(frames) - w0
+        dense = bool(rows.shape[0] == n)  # every frame present: compute straight into outputs
+        work = st.buffers.get("_work")
+        if work is None or work.shape != cube.shape:
+            work = st.buffers["_work"] = np.empty_like(cube)
+        reps = compute(
+            cube, st.params, rt.config, rt.names, out=outputs if dense else None, work=work
+        )
+        for name in st.layouts:
+            if not dense or reps[name] is not outputs[name]:
+                if not dense:
+                    missing = np.ones(n, dtype=bool)
+                    missing[rows] = False
+                    outputs[name][missing] = np.nan if outputs[name].dtype.kind in "fc" else 0
+                outputs[name][rows] = reps[name]
+        if "points" in reps:
+            assert st.result.clouds is not None
+            for i, fr in enumerate(frames):
+                cloud = reps["points"][i]
+                cloud[:, 7] = fr
+                st.result.clouds[fr] = cloud
+        st.result.frames_written += len(frames)
+    else:
+        for out in outputs.values():
+            out[...] = np.nan if out.dtype.kind in "fc" else 0
+    for name, out in outputs.items():
+        storage.write_frames(f"{base}/{rt.radar}/{name}", w0, out)
 
 
 def _run_radar(task: RadarTask) -> TaskResult:

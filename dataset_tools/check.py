@@ -172,7 +172,7 @@ def _verify_chunks(storage: Storage, group: str, problems: list[Problem]) -> Non
         stored, needed = storage.chunk_counts(path)
         if stored != needed:
             problems.append(Problem(f"/{path}", f"{needed - stored} of {needed} chunks missing"))
-        chunks = storage.chunks_of(path)
+        chunks = storage.shards_of(path) or storage.chunks_of(path)
         step = chunks[0] if chunks else handle.shape[0]
         for start in range(0, handle.shape[0], max(1, step)):
             try:

@@ -27,17 +27,20 @@ def copy_dataset(src: Storage, dst: Storage, group: str = "") -> None:
         path = f"{group}/{name}" if group else name
         a: Any = src.array(path)
         chunks = src.chunks_of(path)
-        out = dst.create_array(
+        dst.create_array(
             path,
             shape=tuple(a.shape),
             dtype=a.dtype,
             chunks=chunks,
             codec=CODECS[codec_kind(name, np.dtype(a.dtype))],
+            shards=src.shards_of(path),
         )
         n = a.shape[0] if a.shape else 0
-        c0 = chunks[0] if chunks else 1
+        shards = src.shards_of(path)
+        c0 = shards[0] if shards else chunks[0] if chunks else 1
         step = c0 * max(1, COPY_FRAMES // c0)
         for start in range(0, n, step):
-            out[start : start + step] = np.asarray(a[start : start + step])
+            stop = min(n, start + step)
+            dst.write_frames(path, start, src.read_frames(path, start, stop))
     for name in groups:
         copy_dataset(src, dst, f"{group}/{name}" if group else name)

@@ -26,10 +26,10 @@ from dataset_tools.dsp import (
     POINT_COLUMNS,
     detect_points,
     ra_video_frames,
-    rd_video_frames,
     split_points_by_frame,
     vrdae_maps,
 )
+from dataset_tools.dsp.fused import rd_db_frames, vrdae_frames
 from dataset_tools.dsp.hupr import HUPR_CUBE_SHAPE
 
 ALL_REPRESENTATIONS = ("vrdae", "rd", "ra", "points", "raw")
@@ -113,31 +113,38 @@ def compute(
     params: RadarParams,
     config: RepresentationConfig,
     names: tuple[str, ...],
+    *,
+    out: dict[str, NDArray[Any]] | None = None,
+    work: NDArray[np.complex64] | None = None,
 ) -> dict[str, Any]:
     """All requested representations of a batch of frames.
 
     Args:
         cube: (n, loops, T, R, N) complex64 ADC counts of n frames.
         names: representations to compute (already checked with :func:`applicable`).
+        out: optional destinations (name -> (n, ...) array of the frame layout), e.g. VRDAE
+            written straight into the block that becomes a shard.
+        work: optional reused complex64 scratch of ``cube``'s shape (RD).
 
     Returns:
         name -> (n, ...) array; ``points`` -> list of n (P_f, 8) float32 arrays whose frame
         column is the index inside the batch.
     """
-    out: dict[str, Any] = {}
+    result: dict[str, Any] = {}
+    dest = out or {}
     n = cube.shape[0]
     for name in names:
         if name == "vrdae":
-            out[name] = vrdae_maps(cube)
+            if cube.ndim == 5 and cube.dtype == np.complex64:
+                result[name] = vrdae_frames(cube, out=dest.get(name))
+            else:
+                result[name] = vrdae_maps(cube)
         elif name == "rd":
-            out[name] = rd_video_frames(
-                cube,
-                range_bins=_bins(config.rd_range_bins),
-                normalise="none",
-                floor_db=config.floor_db,
+            result[name] = rd_db_frames(
+                cube, range_bins=_bins(config.rd_range_bins), floor_db=config.floor_db, work=work
             )
         elif name == "ra":
-            out[name] = ra_video_frames(
+            result[name] = ra_video_frames(
                 cube,
                 params,
                 range_bins=_bins(config.ra_range_bins),
@@ -149,8 +156,8 @@ def compute(
             pairs = np.empty((*cube.shape, 2), dtype=np.int16)
             pairs[..., 0] = cube.real
             pairs[..., 1] = cube.imag
-            out[name] = pairs
+            result[name] = pairs
         elif name == "points":
             pts = detect_points(cube, params, pfa=config.points_pfa)
-            out[name] = split_points_by_frame(pts, n)
-    return out
+            result[name] = split_points_by_frame(pts, n)
+    return result

@@ -1,7 +1,8 @@
 """One pass over a take that collects what alignment needs: pulses and per-frame stream metadata.
 
-The bulk (radar bytes, images) is read later, per stream, by the workers; they enumerate the
-same frames in the same order, so a row number here is a row number there.
+The bulk (radar bytes, images) is read later by the workers; they enumerate the same frames in
+the same order, so a row number here is a row number there. Radar rows also record the MCAP
+chunk holding them, so that a worker building frames [a, b) decompresses only those chunks.
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ class TakeIndex:
     truncated: bool = False
     truncation_reason: str | None = None
     messages: int = 0
+    #: radar -> (M,) int64 file offset of the MCAP chunk holding each row (-1: not in a chunk)
+    radar_chunks: dict[str, NDArray[np.int64]] = field(default_factory=dict)
+    #: MCAP channel id -> (topic, schema), to read chunks directly (``messages_in_chunks``)
+    channels: dict[int, tuple[str, str]] = field(default_factory=dict)
 
 
 def index_take(take: TakeReader) -> TakeIndex:
@@ -73,11 +78,14 @@ def index_take(take: TakeReader) -> TakeIndex:
     sync_rows: dict[str, list[tuple[int, int, int, bool, int, int]]] = {}
     image_counts: dict[str, int] = {}
     pulses: list[tuple[int, int]] = []
-    for raw in take.messages():
+    radar_chunks: dict[str, list[int]] = {}
+    for chunk, raw in take.chunked_messages():
         topic = raw.topic
         if raw.schema == RADAR_SCHEMA:
             m = decoder(raw.schema)(raw.data)
-            radar_rows.setdefault(str(m.radar_id) or topic.split("/")[1], []).append(
+            name = str(m.radar_id) or topic.split("/")[1]
+            radar_chunks.setdefault(name, []).append(chunk)
+            radar_rows.setdefault(name, []).append(
                 (
                     int(m.trigger_index),
                     _ns(m.header.stamp),
@@ -127,6 +135,8 @@ def index_take(take: TakeReader) -> TakeIndex:
         truncated=report.truncated,
         truncation_reason=report.truncation_reason,
         messages=report.messages,
+        radar_chunks={k: np.array(v, dtype=np.int64) for k, v in radar_chunks.items()},
+        channels=dict(take.last_channels),
     )
 
 

@@ -90,7 +90,7 @@ CODECS: dict[str, CodecSpec] = {
 
 #: frames per chunk along the time axis, per representation (windows of consecutive frames)
 FRAME_CHUNKS: dict[str, int] = {
-    "vrdae": 4,
+    "vrdae": 1,
     "rd": 16,
     "ra": 16,
     "raw": 4,
@@ -100,8 +100,13 @@ FRAME_CHUNKS: dict[str, int] = {
     "per_frame": 4096,
 }
 #: chunking inside a frame where it pays: VRDAE in blocks of 4 Doppler bins, so a model reading
-#: HuPR's Doppler bins 4..11 reads exactly those (1 MiB chunks)
+#: HuPR's Doppler bins 4..11 reads exactly those (1 MiB chunks of one frame)
 FRAME_CHUNK_SHAPES: dict[str, tuple[int, ...]] = {"vrdae": (4, 64, 64, 8)}
+#: Zarr v3 sharding: frames per shard file (whole frames in each shard). VRDAE's 1 MiB chunks
+#: go 64 to a 64 MiB shard of 16 frames, the build's write window: one file per 16 frames
+#: instead of 64, written whole and read with one ``preadv`` per shard
+#: (``dataset_tools.dataset.shards``). HDF5 has no shards: it keeps the chunks.
+FRAME_SHARDS: dict[str, int] = {"vrdae": 16}
 POINT_ROWS_PER_CHUNK = 65536
 
 

@@ -116,12 +116,20 @@ class Sequence:
             raise DatasetError("points are ragged: use read_points()")
         s, e = self._bounds(start, stop)
         path = f"{self.path}/radar/{radar}/{representation}"
-        if not self._storage.exists(path):
-            raise DatasetError(
-                f"{self.id}: radar {radar!r} has no {representation!r} "
-                f"(stored: {self.representations(radar) if radar in self.radars else 'no radar'})"
-            )
-        data = np.asarray(self._storage.array(path)[(slice(s, e), *index)])
+        try:
+            # sharded VRDAE: one preadv per shard straight into the result (storage.read_frames)
+            data = self._storage.read_frames(path, s, e, index) if e > s else None
+        except DatasetError:
+            if self._storage.exists(path):
+                raise
+            data = None
+        if data is None:
+            if not self._storage.exists(path):
+                raise DatasetError(
+                    f"{self.id}: radar {radar!r} has no {representation!r} (stored: "
+                    f"{self.representations(radar) if radar in self.radars else 'no radar'})"
+                )
+            data = np.asarray(self._storage.array(path)[(slice(s, e), *index)])
         if representation == "raw":
             pairs = data.astype(np.float32)
             out: NDArray[np.complex64] = pairs[..., 0] + 1j * pairs[..., 1]

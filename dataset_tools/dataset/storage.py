@@ -20,6 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dataset_tools.dataset.format import CodecSpec, DatasetError, StorageFormat
+from dataset_tools.dataset.shards import ShardLayout, shard_layout, write_shards
+from dataset_tools.dataset.shards import read_frames as read_shard_frames
 
 
 class ArrayHandle(Protocol):
@@ -77,8 +79,12 @@ class Storage(ABC):
         chunks: tuple[int, ...],
         codec: CodecSpec,
         fill_value: Any = None,
+        shards: tuple[int, ...] | None = None,
     ) -> ArrayHandle:
-        """Create (replacing any existing) a chunked array; parent groups are created."""
+        """Create (replacing any existing) a chunked array; parent groups are created.
+
+        ``shards``: Zarr v3 shard shape (a multiple of ``chunks``); HDF5 ignores it.
+        """
 
     @abstractmethod
     def array(self, path: str) -> ArrayHandle: ...
@@ -100,6 +106,20 @@ class Storage(ABC):
 
     @abstractmethod
     def chunks_of(self, path: str) -> tuple[int, ...]: ...
+
+    def shards_of(self, path: str) -> tuple[int, ...] | None:
+        """Shard shape of a sharded Zarr array, else None."""
+        return None
+
+    def read_frames(
+        self, path: str, start: int, stop: int, index: tuple[Any, ...] = ()
+    ) -> NDArray[Any]:
+        """``array[start:stop, *index]`` as numpy (back ends may take a faster route)."""
+        return np.asarray(self.array(path)[(slice(start, stop), *index)])
+
+    def write_frames(self, path: str, start: int, values: NDArray[Any]) -> None:
+        """``array[start:start + len(values)] = values`` (back ends may take a faster route)."""
+        self.array(path)[start : start + values.shape[0]] = values
 
     def close(self) -> None:  # noqa: B027 - optional for back ends holding no handle
         """Flush and release the container."""
@@ -126,6 +146,7 @@ class ZarrStorage(Storage):
         import zarr
 
         super().__init__(path, mode)
+        self._layouts: dict[str, ShardLayout | None] = {}
         try:
             self.root = zarr.open_group(str(path), mode=mode, zarr_format=3)  # type: ignore[arg-type]
         except Exception as exc:
@@ -162,6 +183,7 @@ class ZarrStorage(Storage):
         chunks: tuple[int, ...],
         codec: CodecSpec,
         fill_value: Any = None,
+        shards: tuple[int, ...] | None = None,
     ) -> ArrayHandle:
         from zarr.codecs import BloscCodec, Crc32cCodec
 
@@ -183,6 +205,13 @@ class ZarrStorage(Storage):
         chunks = tuple(
             max(1, min(c, s)) if s else max(1, c) for c, s in zip(chunks, shape, strict=True)
         )
+        extra: dict[str, Any] = {}
+        if shards is not None and all(shape):
+            # a shard is a whole number of chunks along every axis
+            extra["shards"] = tuple(
+                max(c, -(-min(h, s) // c) * c)
+                for h, c, s in zip(shards, chunks, shape, strict=True)
+            )
         arr = group.create_array(
             name,
             shape=shape,
@@ -192,8 +221,45 @@ class ZarrStorage(Storage):
             fill_value=fill_value,
             overwrite=True,
             config={"write_empty_chunks": True},
+            **extra,
         )
+        self._layouts.pop(path, None)
         return arr  # type: ignore[no-any-return]
+
+    def _layout(self, path: str) -> ShardLayout | None:
+        if path not in self._layouts:
+            self._layouts[path] = shard_layout(
+                self.array(path), self.path.joinpath(*path.split("/"))
+            )
+        return self._layouts[path]
+
+    def shards_of(self, path: str) -> tuple[int, ...] | None:
+        arr: Any = self.array(path)
+        shards = getattr(arr, "shards", None)
+        return tuple(int(s) for s in shards) if shards is not None else None
+
+    def read_frames(
+        self, path: str, start: int, stop: int, index: tuple[Any, ...] = ()
+    ) -> NDArray[Any]:
+        layout = self._layout(path)
+        span = _fast_span(layout, start, stop, index) if layout is not None else None
+        if layout is None or span is None:
+            return super().read_frames(path, start, stop, index)
+        return read_shard_frames(layout, start, stop, *span)
+
+    def write_frames(self, path: str, start: int, values: NDArray[Any]) -> None:
+        layout = self._layout(path) if self.mode != "r" else None
+        stop = start + values.shape[0]
+        if (
+            layout is not None
+            and start % layout.shard[0] == 0
+            and (stop % layout.shard[0] == 0 or stop == layout.shape[0])
+            and stop <= layout.shape[0]
+            and values.shape[1:] == layout.shape[1:]
+        ):
+            write_shards(layout, start, values)
+        else:
+            super().write_frames(path, start, values)
 
     def array(self, path: str) -> ArrayHandle:
         import zarr
@@ -221,17 +287,44 @@ class ZarrStorage(Storage):
         return sorted(node.group_keys()), sorted(node.array_keys())
 
     def delete(self, path: str) -> None:
+        self._layouts = {p: v for p, v in self._layouts.items() if not p.startswith(path)}
         target = self.path.joinpath(*path.split("/"))
         if target.exists():
             shutil.rmtree(target)
 
     def chunk_counts(self, path: str) -> tuple[int, int]:
+        """(stored, needed): shard files for a sharded array, else chunks."""
         arr: Any = self.array(path)
+        if getattr(arr, "shards", None) is not None:
+            grid = tuple(-(-s // h) for s, h in zip(arr.shape, arr.shards, strict=True))
+            keys = [
+                self.path.joinpath(*path.split("/"), "c", *(str(i) for i in idx))
+                for idx in np.ndindex(*grid)
+            ]
+            return sum(1 for k in keys if k.is_file()), len(keys)
         return int(arr.nchunks_initialized), int(arr.nchunks)
 
     def chunks_of(self, path: str) -> tuple[int, ...]:
         arr: Any = self.array(path)
         return tuple(int(c) for c in arr.chunks)
+
+
+def _fast_span(
+    layout: ShardLayout, start: int, stop: int, index: tuple[Any, ...]
+) -> tuple[int, int] | None:
+    """(first, last) along axis 1 when ``[start:stop, *index]`` suits the shard fast path."""
+    if not (0 <= start < stop <= layout.shape[0]) or len(index) > 1:
+        return None
+    first, last = 0, layout.shape[1]
+    if index:
+        sel = index[0]
+        if not isinstance(sel, slice) or sel.step not in (None, 1):
+            return None
+        first, last, _ = sel.indices(layout.shape[1])
+    c1 = layout.chunk[1]
+    if first >= last or first % c1 or (last % c1 and last != layout.shape[1]):
+        return None
+    return first, last
 
 
 # --- HDF5 --------------------------------------------------------------------------------------
@@ -275,6 +368,7 @@ class Hdf5Storage(Storage):
         chunks: tuple[int, ...],
         codec: CodecSpec,
         fill_value: Any = None,
+        shards: tuple[int, ...] | None = None,
     ) -> ArrayHandle:
         if path in self.file:
             del self.file[path]

@@ -34,6 +34,7 @@ from dataset_tools.dataset.format import (
     FORMAT_VERSION,
     FRAME_CHUNK_SHAPES,
     FRAME_CHUNKS,
+    FRAME_SHARDS,
     PARTIAL_SUFFIX,
     POINT_ROWS_PER_CHUNK,
     SEQUENCES,
@@ -104,6 +105,7 @@ class SequenceWriter:
         if inner is None or len(inner) != len(frame_shape):
             inner = frame_shape
         chunks = (frames_per_chunk or default_chunk, *inner)
+        shard_frames = FRAME_SHARDS.get(name) if frames_per_chunk is None else None
         return self.storage.create_array(
             f"{self.path}/{rel}",
             shape=(n, *frame_shape),
@@ -111,6 +113,7 @@ class SequenceWriter:
             chunks=chunks,
             codec=CODECS[codec_kind(name, dt)],
             fill_value=fill_value,
+            shards=(shard_frames, *frame_shape) if shard_frames else None,
         )
 
     def write(self, rel: str, values: NDArray[Any], **kwargs: Any) -> None:

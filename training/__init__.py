@@ -7,6 +7,7 @@ does not import torch; the subpackages that need it (``training.data``, ``traini
 Entry points: the ``train``, ``evaluate`` and ``predict`` commands (``training.cli``).
 """
 
+# Models of this package; the registry (extensible) is training.model_params.MODELS.
 MODEL_NAMES: tuple[str, ...] = ("hupr", "millimamba")
 
 __all__ = ["MODEL_NAMES"]

@@ -1,4 +1,4 @@
-"""The main job on the simulated rig: record a dual-radar take, build a dataset, check it.
+"""The main job on the simulated rig: record a dual-radar take, build a dataset, train on it.
 
 Examples::
 
@@ -15,7 +15,9 @@ Steps, each printed as it finishes:
 2. dataset: ``dataset-build`` aligns the streams by trigger index and computes the maps the
    models consume (HuPR VRDAE maps 16 x 64 x 64 x 8, range-Doppler maps, CFAR point clouds),
    with the simulator's ground truth as labels (``<out>/datasets/demo.zarr``);
-3. check: the subject's range in every range-Doppler map is compared with the ground truth.
+3. check: the subject's range in every range-Doppler map is compared with the ground truth;
+4. train: one epoch of a small HuPR model on the dataset (``training/configs/hupr_tiny.yaml``),
+   checkpoint and logs under ``<out>/runs/hupr``.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dataset_tools.cli.dataset_info import main as dataset_info
 
     dataset = out / "datasets" / "demo.zarr"
-    print(f"[2/3] building the dataset -> {dataset}")
+    print(f"[2/4] building the dataset -> {dataset}")
     status = dataset_build(
         [
             "--session",
@@ -121,10 +123,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     dataset_info([str(dataset)])
 
-    print("[3/3] checking the radar maps against the simulator's ground truth")
+    print("[3/4] checking the radar maps against the simulator's ground truth")
     for line in check_ranges(dataset):
         print(line)
-    print(f"done: recording, dataset and maps are under {out}")
+
+    import training
+    from training.cli.train import main as train
+
+    tiny = Path(training.__file__).resolve().parent / "configs" / "hupr_tiny.yaml"
+    print(f"[4/4] training HuPR (small widths, 1 epoch) -> {out / 'runs' / 'hupr'}")
+    status = train(
+        [
+            "--model",
+            "hupr",
+            "--dataset",
+            str(dataset),
+            "--config",
+            str(tiny),
+            "--epochs",
+            "1",
+            "--out",
+            str(out / "runs" / "hupr"),
+        ]
+    )
+    if status not in (0, None):
+        print("rig-demo: training failed", file=sys.stderr)
+        return 1
+    print(f"done: recording, dataset, maps and model are under {out}")
     return 0 if manifest.status == "complete" else 1
 
 

@@ -26,6 +26,9 @@ from acquisition.recording import (
     TriggerPulseRecord,
 )
 from acquisition.rig import load_rig
+from dataset_tools.build import BuildConfig
+from dataset_tools.dataset.storage import Storage, open_storage
+from dataset_tools.representations import RepresentationConfig
 
 REPO = Path(__file__).resolve().parents[2]
 SIM_RIG = REPO / "sensor_configs" / "rigs" / "dual_radar_sim.yaml"
@@ -188,3 +191,38 @@ def write_sim_take(
 
 
 SimTakeFactory = Callable[..., SimTake]
+
+
+# --- shared by the build tests -------------------------------------------------------------
+def build_config(root: Path, out: Path, **kw: Any) -> BuildConfig:
+    base: dict[str, Any] = {
+        "sessions": ("S",),
+        "sessions_root": root,
+        "out": out,
+        "representations": RepresentationConfig(names=("rd", "ra")),
+        "quiet": True,
+    }
+    base.update(kw)
+    return BuildConfig(**base)
+
+
+def dataset_arrays(storage: Storage, group: str = "") -> dict[str, np.ndarray[Any, Any]]:
+    groups, arrays = storage.members(group)
+    out = {}
+    for a in arrays:
+        path = f"{group}/{a}" if group else a
+        out[path] = np.asarray(storage.array(path)[...])
+    for g in groups:
+        out.update(dataset_arrays(storage, f"{group}/{g}" if group else g))
+    return out
+
+
+def assert_same_dataset(a: Path, b: Path) -> None:
+    with open_storage(a, "r") as sa, open_storage(b, "r") as sb:
+        xa, xb = dataset_arrays(sa), dataset_arrays(sb)
+        assert sorted(xa) == sorted(xb)
+        for k in xa:
+            assert xa[k].dtype == xb[k].dtype, k
+            np.testing.assert_array_equal(xa[k], xb[k], err_msg=k)
+        for seq in sa.members("sequences")[0]:
+            assert sa.attrs(f"sequences/{seq}") == sb.attrs(f"sequences/{seq}")

@@ -67,20 +67,32 @@ class PtySerialPort:
         self.close()
 
     # --- I/O -------------------------------------------------------------------------------------
-    def write(self, data: bytes) -> None:
-        """Send bytes to the driver (device -> host)."""
+    def write(self, data: bytes, *, stop: threading.Event | None = None) -> bool:
+        """Send bytes to the driver (device -> host).
+
+        Waits while the pty is full (a driver that is slow to read) but gives up when ``stop``
+        (default: the port's own close) is set; returns False then, or when the host side is
+        gone, True once everything was written.
+        """
+        halt = stop if stop is not None else self._stop
+        view = memoryview(data)
         with self._write_lock:
-            view = memoryview(data)
             while view:
+                if halt.is_set():
+                    return False
                 try:
                     n = os.write(self._master, view)
                 except BlockingIOError:
-                    select.select([], [self._master], [], 0.1)
+                    try:
+                        select.select([], [self._master], [], 0.05)
+                    except (OSError, ValueError):
+                        return False
                     continue
                 except OSError:
-                    return  # port closed under us: the host went away
+                    return False  # port closed under us: the host went away
                 view = view[n:]
                 self.bytes_sent += n
+        return True
 
     def write_line(self, text: str) -> None:
         self.write(text.encode() + self.newline)

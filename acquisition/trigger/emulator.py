@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import random
-import select
 import threading
 import time
 from collections import deque
@@ -188,24 +187,7 @@ class TriggerBoardEmulator(PtySerialPort):
 
     def _send(self, data: bytes) -> bool:
         """Write all of ``data`` unless the emulator is closing; False when it is."""
-        view = memoryview(data)
-        with self._write_lock:
-            while view:
-                if self._halt.is_set():
-                    return False
-                try:
-                    n = os.write(self._master, view)
-                except BlockingIOError:
-                    try:
-                        select.select([], [self._master], [], 0.05)
-                    except (OSError, ValueError):
-                        return False
-                    continue
-                except OSError:
-                    return False
-                view = view[n:]
-                self.bytes_sent += n
-        return True
+        return self.write(data, stop=self._halt)
 
     # --- pulses --------------------------------------------------------------------------------
     def _pulse_loop(self) -> None:

@@ -21,6 +21,14 @@ import time
 from typing import Any
 
 import numpy as np
+
+from acquisition.cameras.base import Camera, CameraFrame, CameraLost
+from acquisition.cameras.factory import create_camera
+from acquisition.emulation.trigger_line import TriggerLine, TriggerPulse
+from acquisition.errors import DeviceError
+from acquisition.recording.records import NO_TRIGGER, CameraIntrinsics
+from acquisition.rig import CameraSpec, RigConfig, load_rig
+from acquisition.trigger.clock import ClockNotReady, TriggerClock
 from acquisition_ros import params
 from acquisition_ros.ros_io import (
     NodeRuntime,
@@ -40,14 +48,6 @@ from acquisition_ros.sync_stream import (
     StreamCounters,
     stream_level,
 )
-
-from acquisition.cameras.base import Camera, CameraFrame, CameraLost
-from acquisition.cameras.factory import create_camera
-from acquisition.emulation.trigger_line import TriggerLine, TriggerPulse
-from acquisition.errors import DeviceError
-from acquisition.recording.records import NO_TRIGGER, CameraIntrinsics
-from acquisition.rig import CameraSpec, RigConfig, load_rig
-from acquisition.trigger.clock import ClockNotReady, TriggerClock
 
 
 def sim_camera_options(rig: RigConfig, spec: CameraSpec, book: PulseBook) -> dict[str, Any]:

@@ -25,6 +25,14 @@ import threading
 import time
 from typing import Any
 
+from acquisition.dca1000.control import DCA1000Control
+from acquisition.dca1000.protocol import MAX_PAYLOAD_BYTES
+from acquisition.dca1000.receiver import DCA1000Receiver, RawFrame
+from acquisition.emulated_rig import endpoints_from_dict
+from acquisition.errors import DeviceError
+from acquisition.radar.config import load_radar_config
+from acquisition.radar_cli.driver import RadarCli
+from acquisition.rig import load_rig
 from acquisition_ros import params
 from acquisition_ros.preview import point_cloud_fields, preview_frame
 from acquisition_ros.ros_io import (
@@ -45,15 +53,6 @@ from acquisition_ros.sync_stream import (
     StreamCounters,
     stream_level,
 )
-
-from acquisition.dca1000.control import DCA1000Control
-from acquisition.dca1000.protocol import MAX_PAYLOAD_BYTES
-from acquisition.dca1000.receiver import DCA1000Receiver, RawFrame
-from acquisition.emulated_rig import endpoints_from_dict
-from acquisition.errors import DeviceError
-from acquisition.radar.config import load_radar_config
-from acquisition.radar_cli.driver import RadarCli
-from acquisition.rig import load_rig
 
 
 def body(rt: NodeRuntime) -> None:

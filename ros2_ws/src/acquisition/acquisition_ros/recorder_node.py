@@ -21,6 +21,13 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+
+from acquisition.recording.records import (
+    CameraIntrinsics,
+    RadarFrameRecord,
+    TriggerPulseRecord,
+)
+from acquisition.rig import load_rig
 from acquisition_ros import params
 from acquisition_ros.ros_io import (
     NodeRuntime,
@@ -34,13 +41,6 @@ from acquisition_ros.ros_io import (
 )
 from acquisition_ros.sync_stream import OK, WARN
 from acquisition_ros.take_session import TakeSession
-
-from acquisition.recording.records import (
-    CameraIntrinsics,
-    RadarFrameRecord,
-    TriggerPulseRecord,
-)
-from acquisition.rig import load_rig
 
 _DTYPES = {"rgb8": (np.uint8, 3), "bgr8": (np.uint8, 3), "mono8": (np.uint8, 1)}
 _DTYPES.update({"16UC1": (np.dtype("<u2"), 1), "mono16": (np.dtype("<u2"), 1)})  # type: ignore[dict-item]

@@ -22,10 +22,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from geometry_msgs.msg import TransformStamped
+
 from acquisition_ros import params
 from acquisition_ros.ros_io import LATCHED, NodeRuntime, declare, run_node, to_time
 from acquisition_ros.transforms import rig_transforms
-from geometry_msgs.msg import TransformStamped
 
 
 def body(rt: NodeRuntime) -> None:

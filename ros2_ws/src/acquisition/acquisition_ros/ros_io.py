@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import rclpy
-from acquisition_ros.nodeset import STATE_TOPIC
-from acquisition_ros.params import ParamSpec
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import MultiThreadedExecutor
@@ -24,6 +22,9 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import String
+
+from acquisition_ros.nodeset import STATE_TOPIC
+from acquisition_ros.params import ParamSpec
 
 try:
     from acquisition_interfaces import msg as interfaces

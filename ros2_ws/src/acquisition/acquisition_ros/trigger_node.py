@@ -14,6 +14,11 @@ import threading
 import time
 from typing import Any
 
+from acquisition.emulated_rig import endpoints_from_dict
+from acquisition.recorder import PulseTimeline
+from acquisition.rig import load_rig
+from acquisition.trigger.clock import ClockNotReady
+from acquisition.trigger.driver import PulseRecord, TriggerBoard
 from acquisition_ros import params
 from acquisition_ros.ros_io import (
     NodeRuntime,
@@ -26,12 +31,6 @@ from acquisition_ros.ros_io import (
     wait_for_file,
 )
 from acquisition_ros.sync_stream import ERROR, OK, WARN, RateMeter
-
-from acquisition.emulated_rig import endpoints_from_dict
-from acquisition.recorder import PulseTimeline
-from acquisition.rig import load_rig
-from acquisition.trigger.clock import ClockNotReady
-from acquisition.trigger.driver import PulseRecord, TriggerBoard
 
 
 def body(rt: NodeRuntime) -> None:

@@ -116,7 +116,7 @@ class MMPoseTopDown:
         )
 
     def _heatmaps(self, x: Any) -> Any:
-        out = self.net(x, mode="tensor")
+        out = self.net(x, None, mode="tensor")  # forward(inputs, data_samples, mode)
         return out[0] if isinstance(out, tuple | list) else out
 
     def estimate(

@@ -51,7 +51,7 @@ from acquisition.recording.records import (
 )
 from acquisition.recording.writer import TakeWriter
 from acquisition.rig import CameraSpec, RadarSpec, RigConfig
-from acquisition.sync import NO_TRIGGER, CounterAligner
+from acquisition.sync import NO_TRIGGER, CounterAligner, pulse_coverage
 from acquisition.trigger.clock import ClockNotReady, TriggerClock
 from acquisition.trigger.driver import PulseRecord, TriggerBoard
 
@@ -85,29 +85,13 @@ class StreamSync:
     last_frame_ns: int = 0  # host time of the newest frame seen
 
     def summary(self, pulse_indexes: list[int]) -> dict[str, int]:
-        got = set(self.matched)
         base = {
             "extra_frames": self.unmatched_frames,
             "resyncs": self.aligner.resyncs,
             "jitter_outliers": self.aligner.jitter_outliers,
             "device_overrides": self.device_overrides,
         }
-        if not got:
-            return {
-                **base,
-                "matched_frames": 0,
-                "missed_pulses": 0,
-                "late_start_pulses": len(pulse_indexes),
-                "early_stop_pulses": 0,
-            }
-        first, last = min(got), max(got)
-        return {
-            **base,
-            "matched_frames": len(got),
-            "missed_pulses": sum(1 for i in pulse_indexes if first <= i <= last and i not in got),
-            "late_start_pulses": sum(1 for i in pulse_indexes if i < first),
-            "early_stop_pulses": sum(1 for i in pulse_indexes if i > last),
-        }
+        return {**base, **pulse_coverage(self.matched, pulse_indexes)}
 
     def push(self, counter: int, time_ns: int | None, payload: Any) -> list[tuple[Any, int]]:
         if time_ns is not None:

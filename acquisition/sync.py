@@ -22,7 +22,7 @@ counter); :class:`CounterAligner` combines time with a device frame counter, liv
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +73,30 @@ class MatchResult:
             if matched.any()
             else float("nan"),
         }
+
+
+def pulse_coverage(matched: Iterable[int], pulses: Sequence[int]) -> dict[str, int]:
+    """How a stream's matched pulse indexes cover the take's pulses.
+
+    Returns ``matched_frames``, ``missed_pulses`` (pulses between the stream's first and last
+    matched pulse without a frame), ``late_start_pulses`` and ``early_stop_pulses`` (pulses before
+    its first / after its last frame; all pulses count as a late start when nothing matched).
+    """
+    got = set(matched)
+    if not got:
+        return {
+            "matched_frames": 0,
+            "missed_pulses": 0,
+            "late_start_pulses": len(pulses),
+            "early_stop_pulses": 0,
+        }
+    first, last = min(got), max(got)
+    return {
+        "matched_frames": len(got),
+        "missed_pulses": sum(1 for i in pulses if first <= i <= last and i not in got),
+        "late_start_pulses": sum(1 for i in pulses if i < first),
+        "early_stop_pulses": sum(1 for i in pulses if i > last),
+    }
 
 
 def match_frames_to_pulses(

@@ -29,6 +29,7 @@ from acquisition.recording.records import (
 )
 from acquisition.recording.writer import TakeWriter
 from acquisition.rig import RigConfig
+from acquisition.sync import pulse_coverage
 from acquisition.trigger.clock import ClockNotReady, TriggerClock
 
 
@@ -56,29 +57,13 @@ class StreamBook:
     def summary(self, pulses: list[int], node_values: dict[str, str]) -> dict[str, int]:
         """As :meth:`acquisition.recorder.StreamSync.summary` (resyncs and jitter outliers come
         from the sensor node's aligner, through its diagnostics)."""
-        got = set(self.matched)
         base = {
             "extra_frames": self.unmatched_frames,
             "resyncs": int(node_values.get("resyncs", 0)),
             "jitter_outliers": int(node_values.get("jitter_outliers", 0)),
             "transport_lost_frames": self.transport_lost,
         }
-        if not got:
-            return {
-                **base,
-                "matched_frames": 0,
-                "missed_pulses": 0,
-                "late_start_pulses": len(pulses),
-                "early_stop_pulses": 0,
-            }
-        first, last = min(got), max(got)
-        return {
-            **base,
-            "matched_frames": len(got),
-            "missed_pulses": sum(1 for i in pulses if first <= i <= last and i not in got),
-            "late_start_pulses": sum(1 for i in pulses if i < first),
-            "early_stop_pulses": sum(1 for i in pulses if i > last),
-        }
+        return {**base, **pulse_coverage(self.matched, pulses)}
 
 
 @dataclass

@@ -18,7 +18,7 @@ import multiprocessing
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -185,7 +185,8 @@ class PreparedTake:
     take_dir: Path
     reader: TakeReader
     seq_id: str
-    checksums: dict[str, str]
+    hashing: Future[dict[str, str]]
+    expected_sha256: str | None
     index: TakeIndex
     timeline: Timeline
     radar_alignment: dict[str, StreamAlignment]
@@ -193,6 +194,27 @@ class PreparedTake:
     labels: list[LabelSet]
     notes: list[str]
     skipped_reps: dict[str, dict[str, str]]
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        """SHA-256 of the take's files (waits for the hashing thread)."""
+        return self.hashing.result()
+
+    def verify_source(self) -> None:
+        """Raise :class:`CorruptTakeError` when streams.mcap does not match the manifest."""
+        _verify_sha(self.hashing, self.expected_sha256)
+
+
+_HASHER = ThreadPoolExecutor(1, thread_name_prefix="take-sha256")
+
+
+def _verify_sha(hashing: Future[dict[str, str]], expected: str | None) -> None:
+    got = hashing.result()["streams.mcap"]
+    if expected and got != expected:
+        raise CorruptTakeError(
+            f"streams.mcap SHA-256 {got[:12]}... does not match the manifest "
+            f"({expected[:12]}...): file changed or damaged after recording"
+        )
 
 
 def _checksums(take_dir: Path) -> dict[str, str]:
@@ -223,26 +245,18 @@ def prepare_take(
         notes.append("interrupted take: recovered part only")
     if not (take_dir / "streams.mcap").exists():
         raise CorruptTakeError("no streams.mcap")
-    # hashing (GIL released) runs beside the index pass; its verdict still comes first
-    with ThreadPoolExecutor(1) as hasher:
-        hashing = hasher.submit(_checksums, take_dir)
-        index_error: Exception | None = None
-        try:
-            index = index_take(reader)
-        except Exception as exc:
-            index_error = exc
-        checksums = hashing.result()
+    # hashing (GIL released) runs beside indexing and, for a take with a recorded frame index,
+    # beside the workers too; the take is only marked complete once it matches (verify_source)
+    hashing = _HASHER.submit(_checksums, take_dir)
     expected = m.files.get("streams.mcap", {}).get("sha256")
-    if config.verify_checksums and status == "complete" and expected:
-        if checksums["streams.mcap"] != expected:
-            raise CorruptTakeError(
-                f"streams.mcap SHA-256 {checksums['streams.mcap'][:12]}... does not match the "
-                f"manifest ({str(expected)[:12]}...): file changed or damaged after recording"
-            )
-    if index_error is not None:
-        raise CorruptTakeError(
-            f"streams unreadable: {type(index_error).__name__}: {index_error}"
-        ) from index_error
+    check_sha = config.verify_checksums and status == "complete" and bool(expected)
+    try:
+        index = index_take(reader)
+    except Exception as exc:
+        _verify_sha(hashing, expected if check_sha else None)
+        raise CorruptTakeError(f"streams unreadable: {type(exc).__name__}: {exc}") from exc
+    if index.source == "scan":  # the whole file was read anyway: give the verdict now
+        _verify_sha(hashing, expected if check_sha else None)
     if index.truncated and status == "complete":
         raise CorruptTakeError(f"streams.mcap truncated ({index.truncation_reason})")
     for radar in m.radars:
@@ -279,7 +293,8 @@ def prepare_take(
         take_dir=take_dir,
         reader=reader,
         seq_id=seq_id,
-        checksums=checksums,
+        hashing=hashing,
+        expected_sha256=expected if check_sha else None,
         index=index,
         timeline=timeline,
         radar_alignment=radar_alignment,
@@ -359,9 +374,11 @@ def _radar_info(reader: TakeReader, radar: str) -> dict[str, Any]:
 
 
 def _blocks(prep: PreparedTake, config: BuildConfig) -> list[tuple[int, int]]:
-    """Frame blocks for RadarBlockTasks: about two per worker, whole windows, 16-256 frames."""
+    """Frame blocks for RadarBlockTasks: whole windows, at most 256 frames, and about six per
+    worker, so that workers finish together (two blocks per worker left one idle for a third of
+    a take) while a chunk split between two blocks (decompressed twice) stays rare."""
     n, w = prep.timeline.num_frames, max(1, config.window)
-    per = -(-n // max(2, 2 * config.workers))
+    per = -(-n // max(2, 6 * config.workers))
     size = min(max(w, -(-per // w) * w), max(w, 256 // w * w))
     return [(a, min(n, a + size)) for a in range(0, n, size)]
 
@@ -386,6 +403,7 @@ def _block_tasks(
             num_frames=prep.timeline.num_frames,
             radars=tuple(radar_tasks),
             chunk_of_row=tuple(c for c in chunks if c is not None),
+            trigger_of_row=tuple(prep.index.radars[t.radar].trigger_index for t in radar_tasks),
             channels=prep.index.channels,
             window=config.window,
         )
@@ -591,9 +609,16 @@ def _run_tasks(
         pool.submit(run_block, t) if isinstance(t, RadarBlockTask) else pool.submit(run_task, t)
         for t in tasks
     ]
-    for f in futures:
-        got = f.result()
-        results += got if isinstance(got, list) else [got]
+    try:
+        for f in futures:
+            got = f.result()
+            results += got if isinstance(got, list) else [got]
+    except BaseException:
+        # let no task of this take write on after the caller drops its sequence
+        for f in futures:
+            f.cancel()
+        wait(futures)
+        raise
     return results
 
 
@@ -706,11 +731,22 @@ def build_dataset(
                 first_take = first_take or prep
                 previous = done.get(prep.seq_id)
                 if previous and previous.get("source", {}).get("sha256") == prep.checksums:
+                    prep.verify_source()
                     outcome.status, outcome.frames = "kept", int(previous["num_frames"])
                     outcome.stats = previous.get("stats", {})
                 else:
                     seq, tasks = start_take(writer, prep, config)
-                    results = _merge_results(seq, _run_tasks(pool, tasks))
+                    try:
+                        raw_results = _run_tasks(pool, tasks)
+                    except (CorruptTakeError, BrokenExecutor):
+                        raise
+                    except Exception as exc:  # a damaged chunk found by a worker
+                        prep.verify_source()  # a checksum mismatch is the better reason
+                        raise CorruptTakeError(
+                            f"streams unreadable: {type(exc).__name__}: {exc}"
+                        ) from exc
+                    prep.verify_source()  # before the sequence is marked complete
+                    results = _merge_results(seq, raw_results)
                     outcome.stats = finish_take(seq, prep, results, config, pseudo)
                     outcome.status, outcome.frames = "built", seq.num_frames
                 sources.append(

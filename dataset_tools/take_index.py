@@ -1,4 +1,8 @@
-"""One pass over a take that collects what alignment needs: pulses and per-frame stream metadata.
+"""What alignment needs of a take: pulses and per-frame stream metadata.
+
+A finished recording carries this as its frame index (:mod:`acquisition.recording.frame_index`),
+read in milliseconds from the file's summary; a recording without one (recorder killed, older
+writer) is read in one pass over its messages. Both give the same :class:`TakeIndex`.
 
 The bulk (radar bytes, images) is read later by the workers; they enumerate the same frames in
 the same order, so a row number here is a row number there. Radar rows also record the MCAP
@@ -16,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from acquisition.recording import TakeReader
+from acquisition.recording.frame_index import FrameIndex, read_frame_index
 from acquisition.recording.schemas import decoder
 
 RADAR_SCHEMA = "acquisition_interfaces/RadarFrame"
@@ -70,10 +75,70 @@ class TakeIndex:
     radar_chunks: dict[str, NDArray[np.int64]] = field(default_factory=dict)
     #: MCAP channel id -> (topic, schema), to read chunks directly (``messages_in_chunks``)
     channels: dict[int, tuple[str, str]] = field(default_factory=dict)
+    #: "frame index" (read from the recording's summary) or "scan" (one pass over the messages)
+    source: str = "scan"
 
 
-def index_take(take: TakeReader) -> TakeIndex:
-    """Read every pulse and every frame's metadata (radar payloads are not copied)."""
+def index_take(take: TakeReader, *, scan: bool = False) -> TakeIndex:
+    """Every pulse and every frame's metadata: from the recorded frame index when the file has
+    a valid one (and ``scan`` is False), else from one pass over the messages."""
+    if not scan:
+        recorded = read_frame_index(take.path)
+        if recorded is not None:
+            return _from_frame_index(recorded)
+    return scan_take(take)
+
+
+def _from_frame_index(fi: FrameIndex) -> TakeIndex:
+    schemas = {topic: schema for topic, schema in fi.channels.values()}
+    radars: dict[str, StreamRows] = {}
+    radar_chunks: dict[str, NDArray[np.int64]] = {}
+    cameras: dict[str, StreamRows] = {}
+    pulse = fi.tables.get(PULSE_TOPIC)
+    for topic, t in fi.tables.items():
+        if schemas.get(topic) == RADAR_SCHEMA:
+            name = topic.split("/")[1]
+            radars[name] = StreamRows(
+                t["trigger_index"],
+                t["stamp_ns"],
+                t["frame_number"],
+                t["valid"].astype(bool),
+                t["lost_bytes"],
+                t["nbytes"],
+            )
+            radar_chunks[name] = fi.chunk_of_row[topic]
+        elif topic.endswith("/sync") and not topic.endswith("/points/sync"):
+            key = topic.removeprefix("/").removesuffix("/sync")
+            image = fi.tables.get(f"/{key}/image_raw", {}).get("stamp_ns")
+            stamps = image if image is not None else np.zeros(0, np.int64)
+            n = min(t["trigger_index"].shape[0], stamps.shape[0])  # image i joins sync i
+            cameras[key] = StreamRows(
+                t["trigger_index"][:n],
+                stamps[:n],
+                t["frame_number"][:n],
+                t["valid"][:n].astype(bool),
+                np.zeros(n, np.int64),
+                np.zeros(n, np.int64),
+            )
+    if pulse is not None:
+        order = np.lexsort((pulse["stamp_ns"], pulse["index"]))
+        pulse_index, pulse_stamp = pulse["index"][order], pulse["stamp_ns"][order]
+    else:
+        pulse_index = pulse_stamp = np.zeros(0, np.int64)
+    return TakeIndex(
+        pulse_index=pulse_index,
+        pulse_stamp_ns=pulse_stamp,
+        radars=radars,
+        cameras=cameras,
+        messages=fi.messages,
+        radar_chunks=radar_chunks,
+        channels=dict(fi.channels),
+        source="frame index",
+    )
+
+
+def scan_take(take: TakeReader) -> TakeIndex:
+    """Read every pulse and every frame's metadata in one pass (radar payloads are not copied)."""
     radar_rows: dict[str, list[tuple[int, int, int, bool, int, int]]] = {}
     sync_rows: dict[str, list[tuple[int, int, int, bool, int, int]]] = {}
     image_counts: dict[str, int] = {}

@@ -31,6 +31,15 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from acquisition.recording import schemas
+from acquisition.recording.frame_index import (
+    ATTACHMENT_NAME,
+    IMAGE_COLUMNS,
+    MEDIA_TYPE,
+    PULSE_COLUMNS,
+    RADAR_COLUMNS,
+    SYNC_COLUMNS,
+    FrameIndexWriter,
+)
 from acquisition.recording.manifest import (
     STREAMS_NAME,
     StreamStats,
@@ -117,6 +126,7 @@ class TakeWriter:
         self._schema_ids: dict[str, int] = {}
         self._channel_ids: dict[str, int] = {}
         self._sequence: dict[str, int] = {}
+        self._index = FrameIndexWriter()
         self.path = directory / STREAMS_NAME
         try:
             self._file: BinaryIO = open(self.path, "xb")
@@ -279,6 +289,18 @@ class TakeWriter:
             stats.lost_packets += frame.lost_packets
             stats.lost_bytes += frame.lost_bytes
             self._write(topic, "acquisition_interfaces/RadarFrame", msg, frame.stamp_ns)
+            self._index.add(
+                topic,
+                RADAR_COLUMNS,
+                (
+                    frame.trigger_index,
+                    frame.stamp_ns,
+                    frame.frame_number,
+                    int(frame.valid),
+                    frame.lost_bytes,
+                    len(frame.data),
+                ),
+            )
             stats.count(
                 nbytes=len(frame.data),
                 trigger_index=frame.trigger_index,
@@ -302,6 +324,7 @@ class TakeWriter:
                 message_type="acquisition_interfaces/TriggerPulse",
             )
             self._write(topic, "acquisition_interfaces/TriggerPulse", msg, pulse.stamp_ns)
+            self._index.add(topic, PULSE_COLUMNS, (pulse.index, pulse.stamp_ns))
             stats.count(nbytes=0, trigger_index=pulse.index, stamp_ns=pulse.stamp_ns)
 
     def write_camera_frame(self, frame: CameraFrameRecord) -> None:
@@ -328,6 +351,7 @@ class TakeWriter:
                 message_type="sensor_msgs/Image",
             )
             self._write(topic, "sensor_msgs/Image", image_msg, frame.stamp_ns)
+            self._index.add(topic, IMAGE_COLUMNS, (frame.stamp_ns,))
             self._write_sync(
                 f"/{frame.camera_id}/{frame.stream}/sync",
                 topic,
@@ -448,6 +472,7 @@ class TakeWriter:
             "valid": valid,
         }
         self._write(topic, "acquisition_interfaces/FrameSync", msg, stamp_ns)
+        self._index.add(topic, SYNC_COLUMNS, (trigger_index, frame_number, int(valid)))
 
     def _write(self, topic: str, type_name: str, msg: dict[str, Any], stamp_ns: int) -> None:
         if self._closed:
@@ -506,12 +531,20 @@ class TakeWriter:
         return self._clock() - self._started
 
     def close(self, status: str = "complete") -> TakeManifest:
-        """Finish the MCAP file (summary and index), checksum it and finalise the manifest."""
+        """Finish the MCAP file (frame index, summary), checksum it and finalise the manifest."""
         with self._lock:
             if self._closed:
                 return self.manifest
             self._closed = True
             try:
+                now = time.time_ns()
+                self._mcap.add_attachment(
+                    create_time=now,
+                    log_time=now,
+                    name=ATTACHMENT_NAME,
+                    media_type=MEDIA_TYPE,
+                    data=self._index.to_bytes(),
+                )
                 self._mcap.finish()  # type: ignore[no-untyped-call]
                 self._file.flush()
                 self._file.close()

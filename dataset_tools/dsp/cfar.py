@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import scipy.ndimage
-import scipy.optimize
 from numpy.typing import NDArray
 
 EdgeMode = Literal["wrap", "symmetric", "edge"]
@@ -63,6 +61,8 @@ def os_scale(num_train: int, rank: int, pfa: float) -> float:
     hi = 1.0
     while log_pfa_error(hi) > 0:
         hi *= 2.0
+    import scipy.optimize  # lazy: scipy.optimize costs 0.5 s to import
+
     return float(scipy.optimize.brentq(log_pfa_error, 0.0, hi, xtol=1e-12))
 
 
@@ -164,6 +164,8 @@ def _os(
     k = rank if rank is not None else max(1, round(0.75 * num))
     if not 1 <= k <= num:
         raise ValueError(f"rank must be in 1..{num} training cells, got {k}")
+    import scipy.ndimage  # lazy: scipy.ndimage costs 0.6 s to import
+
     filtered = scipy.ndimage.rank_filter(padded, k - 1, footprint=footprint, mode="constant")
     crop = [slice(None)] * power.ndim
     for axis, r in zip(axes, reach, strict=True):

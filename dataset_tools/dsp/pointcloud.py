@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-import scipy.ndimage
 from numpy.typing import NDArray
 
 from acquisition.radar.params import RadarParams
@@ -122,6 +121,8 @@ def detect_points(
         gate &= ranges <= max_range_m
     detections &= gate
     if group_peaks:
+        import scipy.ndimage  # lazy: scipy.ndimage costs 0.6 s to import
+
         local_max = scipy.ndimage.maximum_filter(power, size=(1, 3, 3), mode="nearest")
         detections &= power >= local_max
 

@@ -243,7 +243,7 @@ class Recorder:
             action=info.action,
             scene=info.scene,
             consent_ref=info.consent_ref,
-            **(writer_options or {}),
+            **{"compression": self.rig.recording.compression, **(writer_options or {})},
         )
         # The take keeps its own copy of the rig, pointing at its own copies of the cfgs, so
         # that it stays readable wherever it is moved.

@@ -74,6 +74,10 @@ MOUNTING_TOLERANCE_DEG = 20.0
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
+#: MCAP chunk compressions a rig file may ask for (``recording.compression``)
+RECORDING_COMPRESSIONS = ("zstd", "lz4", "none")
+
+
 class RigFileError(ValueError):
     """A rig file that cannot be used. ``str()`` reads ``file:line: key.path: reason``.
 
@@ -230,10 +234,15 @@ class RecordingSpec:
     Attributes:
         sessions_root: folder under which sessions and takes are written (absolute).
         take_duration_s: default length of one take, seconds (None = until stopped).
+        compression: MCAP chunk compression of ``streams.mcap`` (``zstd``, ``lz4`` or ``none``).
+            Raw ADC frames shrink 1.3x with zstd but then cost ~1.5 ms each to decompress in
+            every later read (dataset-build); lz4 leaves them as they are (0.1 ms) and still
+            compresses rendered / static images ~28x. See docs/recording_format.md.
     """
 
     sessions_root: Path
     take_duration_s: float | None
+    compression: str = "zstd"
 
 
 @dataclass(frozen=True)
@@ -317,6 +326,7 @@ class RigConfig:
             "recording": {
                 "sessions_root": str(self.recording.sessions_root),
                 "take_duration_s": self.recording.take_duration_s,
+                "compression": self.recording.compression,
             },
         }
         if self.trigger is not None:
@@ -779,11 +789,18 @@ def _camera(doc: _Doc, path: KeyPath, value: Any) -> CameraSpec:
 
 
 def _recording(doc: _Doc, path: KeyPath, value: Any, base: Path) -> RecordingSpec:
-    m = _Map(doc, path, {} if value is None else value, (), ("sessions_root", "take_duration_s"))
+    m = _Map(
+        doc,
+        path,
+        {} if value is None else value,
+        (),
+        ("sessions_root", "take_duration_s", "compression"),
+    )
     root = m.text("sessions_root", DEFAULT_SESSIONS_ROOT)
     return RecordingSpec(
         sessions_root=(base / Path(root).expanduser()).resolve(),
         take_duration_s=m.optional_number("take_duration_s", positive=True),
+        compression=m.choice("compression", RECORDING_COMPRESSIONS, "zstd"),
     )
 
 

@@ -1,12 +1,12 @@
 """Build speed: a 10 fps dual-radar simulated take -> VRDAE + RD dataset, as a real-time factor.
 
 Examples:
-    PYTHONPATH=. python bench/bench_dataset_build.py                  # records a 20 s take first
-    PYTHONPATH=. python bench/bench_dataset_build.py --duration 60 --workers 2
+    PYTHONPATH=. python bench/bench_dataset_build.py                  # records a 60 s take first
+    PYTHONPATH=. python bench/bench_dataset_build.py --duration 20 --workers 2
     PYTHONPATH=. python bench/bench_dataset_build.py --take-root /tmp/sessions --session bench
 
 Records a take with the simulated rig (``dual_radar_sim.yaml``: two HuPR radars at 10 fps, one
-RGB camera), then times ``dataset-build`` with VRDAE + RD, labels and images excluded (the
+RGB camera; 60 s by default, the rig's take length and HuPR's 600-frame sequences), then times ``dataset-build`` with VRDAE + RD, labels and images excluded (the
 target: at least 10x faster than real time on a 2-core machine). Prints the wall time, the
 CPU time, the machine's load average (the box is shared: compare figures at similar load), the
 real-time factor the CPU time allows on idle cores, and PASS/FAIL (wall) against the 10x target.
@@ -34,7 +34,7 @@ def _cpu_s() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--duration", type=float, default=20.0, help="take length, s")
+    parser.add_argument("--duration", type=float, default=60.0, help="take length, s")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--take-root", help="sessions root holding an existing session")
     parser.add_argument("--session", default="bench")

@@ -12,7 +12,8 @@ holds the checkpoints (speed does not depend on the weights; random detectors fi
 pose models are timed on the true boxes). Printed per backend: frames/s of batched inference
 (best of ``--repeat`` passes over the frames, after one warm-up pass), and for the numpy stages
 (depth lifting of 17 joints, One-Euro smoothing) frames/s on one thread. Figures depend on the
-machine's load: compare runs on one machine only.
+machine's load (printed with the load average at start and end): compare runs on one machine
+at similar load only.
 """
 
 from __future__ import annotations
@@ -69,6 +70,15 @@ def _rate(run: Callable[[], object], frames: int, repeat: int) -> float:
     return frames / best
 
 
+def _load() -> str:
+    """The 1/5/15-minute load average and core count: figures are only comparable at equal load."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load average unknown"
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=32)
@@ -86,7 +96,7 @@ def main() -> int:
 
     colour, depth, boxes = _frames(args.frames)
     n, b = args.frames, args.batch_size
-    print(f"bench_labeling: {n} frames 640x480, batch {b}")
+    print(f"bench_labeling: {n} frames 640x480, batch {b}, {_load()}")
 
     lifting = LiftingConfig()
 
@@ -144,6 +154,7 @@ def main() -> int:
         weights = "random weights" if random else "checkpoint"
         label = f"{name} ({entry.role}, {weights}, {device})"
         print(f"  {label:38s}  {rate:9.1f} frames/s")
+    print(f"bench_labeling: done, {_load()}")
     return 0
 
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 
 from training.config import load_config
-from training.evidence import TINY
+from training.evidence import TINY_CONFIGS
 from training.models import build_model
 from training.models.selective_scan import mamba_kernel
 
@@ -52,8 +52,7 @@ def _batch(cfg: Any, shape: tuple[int, ...], b: int, device: torch.device) -> di
 
 
 def bench(name: str, args: argparse.Namespace, device: torch.device) -> None:
-    overrides = list(TINY[name]) if args.size == "tiny" else []
-    cfg = load_config(model=name, overrides=overrides)
+    cfg = load_config(TINY_CONFIGS[name] if args.size == "tiny" else None, model=name)
     t = cfg.data.window
     k = 8
     shape: tuple[int, ...] = (2, 2, t, k, 64, 64)

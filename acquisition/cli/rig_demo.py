@@ -1,9 +1,10 @@
-"""The main job on the simulated rig: record a dual-radar take, build a dataset, train on it.
+"""The main job on the simulated rig: record two dual-radar takes, build a dataset, train on one
+simulated subject and evaluate on the other.
 
 Examples::
 
-    rig-demo                                  # 5 s take, everything under ./demo_output
-    rig-demo --duration 10 --out /tmp/demo
+    rig-demo                                  # two 5 s takes, everything under ./demo_output
+    rig-demo --duration 10 --epochs 3 --out /tmp/demo
     rig-demo --inject-loss 0.01               # with 1 % packet loss on both capture cards
 
 Steps, each printed as it finishes:
@@ -11,13 +12,19 @@ Steps, each printed as it finishes:
 1. record: the emulated HuPR rig (trigger board, two IWR1843BOOST radars with DCA1000 cards, a
    camera) runs in a child process; the recorder configures the radars over their serial CLIs,
    arms the capture cards, starts the trigger and records a synchronised take
-   (``<out>/sessions/demo/<take>/``);
+   (``<out>/sessions/<session>/<take>/``). Two takes: subject S01 as the rig file describes it,
+   then S02, another simulated body and motion (the rig file's subject seed + 1, written to
+   ``<out>/rigs/``) doing the same action;
 2. dataset: ``dataset-build`` aligns the streams by trigger index and computes the maps the
    models consume (HuPR VRDAE maps 16 x 64 x 64 x 8, range-Doppler maps, CFAR point clouds),
    with the simulator's ground truth as labels (``<out>/datasets/demo.zarr``);
 3. check: the subject's range in every range-Doppler map is compared with the ground truth;
-4. train: one epoch of a small HuPR model on the dataset (``training/configs/hupr_tiny.yaml``),
-   checkpoint and logs under ``<out>/runs/hupr``.
+4. train + evaluate: a small HuPR (``training/configs/hupr_tiny.yaml``) trains for a few epochs
+   on S01's take (leave-one-person-out fold ``lopo:S02``), then the best checkpoint is
+   evaluated on S02's held-out take: COCO OKS AP, MPJPE, PCK next to the mean-pose baseline
+   (the mean training pose for every frame). Checkpoints, logs and ``eval_test.json`` under
+   ``<out>/runs/hupr``. A demo-sized run: ``python -m training.evidence`` is the longer one
+   that beats the baseline.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from acquisition.cli.acq_record import record_take, summary_text
 from acquisition.emulated_rig import FaultPlan
@@ -37,6 +45,21 @@ from acquisition.recorder import TakeInfo
 DEFAULT_RIG = (
     Path(__file__).resolve().parents[2] / "sensor_configs" / "rigs" / "dual_radar_sim.yaml"
 )
+
+
+def rig_with_subject(rig: Path, out: Path, *, seed_offset: int) -> Path:
+    """A copy of the simulated rig file whose subject is another simulated person (subject seed
+    + ``seed_offset``: another body and motion variation), radar ``.cfg`` paths made absolute;
+    written to ``out`` and returned."""
+    doc = yaml.safe_load(rig.read_text(encoding="utf-8"))
+    for radar in doc.get("radars", []):
+        radar["cfg"] = str((rig.parent / Path(radar["cfg"]).expanduser()).resolve())
+    subject = doc.setdefault("simulation", {}).setdefault("subject", {})
+    subject["seed"] = int(subject.get("seed", 0)) + seed_offset
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{rig.stem}_subject{subject['seed']}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def check_ranges(dataset_path: Path) -> list[str]:
@@ -76,29 +99,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="rig-demo", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--rig", default=str(DEFAULT_RIG), help="simulated rig file")
-    parser.add_argument("--duration", type=float, default=5.0, help="take length, seconds")
+    parser.add_argument("--duration", type=float, default=5.0, help="length of each take, s")
+    parser.add_argument("--epochs", type=int, default=2, help="training epochs (default 2)")
     parser.add_argument("--out", default="demo_output", help="output folder")
     parser.add_argument("--inject-loss", type=float, default=0.0, help="packet loss probability")
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()
-    take = f"demo_{time.strftime('%Y%m%dT%H%M%S')}"
-
-    print(
-        f"[1/3] recording a {args.duration:g} s take on the simulated rig ({Path(args.rig).name})"
-    )
+    rig = Path(args.rig).resolve()
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    session = f"demo_{stamp}"  # one session per run: the dataset holds this run's two takes
     try:
-        manifest, take_dir = record_take(
-            args.rig,
-            TakeInfo(session="demo", take=take, subject="S00", action="demo"),
-            args.duration,
-            sessions_root=out / "sessions",
-            faults=FaultPlan(packet_loss=args.inject_loss) if args.inject_loss else None,
-            quiet=True,
-        )
+        from acquisition.rig import load_rig
+
+        spec = load_rig(rig, check_configs=False).simulation
+        if spec is None:
+            raise ValueError(f"{rig.name} is not a simulated rig")
+        action = spec.subject.action
+        rigs = [(rig, "S01"), (rig_with_subject(rig, out / "rigs", seed_offset=1), "S02")]
     except Exception as exc:  # the demo reports any failure in one line
-        print(f"rig-demo: recording failed: {exc}", file=sys.stderr)
+        print(f"rig-demo: {exc}", file=sys.stderr)
         return 1
-    print(summary_text(manifest, take_dir))
+
+    complete = True
+    for i, (rig_file, subject) in enumerate(rigs):
+        print(
+            f"[1/4] recording take {i + 1}/{len(rigs)}: {args.duration:g} s, simulated subject "
+            f"{subject} ({action}) on the simulated rig ({rig.name})"
+        )
+        try:
+            manifest, take_dir = record_take(
+                rig_file,
+                TakeInfo(
+                    session=session,
+                    take=f"{subject}_{action}_{stamp}",
+                    subject=subject,
+                    action=action,
+                ),
+                args.duration,
+                sessions_root=out / "sessions",
+                faults=FaultPlan(packet_loss=args.inject_loss) if args.inject_loss else None,
+                quiet=True,
+            )
+        except Exception as exc:  # the demo reports any failure in one line
+            print(f"rig-demo: recording failed: {exc}", file=sys.stderr)
+            return 1
+        print(summary_text(manifest, take_dir))
+        complete = complete and manifest.status == "complete"
 
     from dataset_tools.cli.dataset_build import main as dataset_build
     from dataset_tools.cli.dataset_info import main as dataset_info
@@ -108,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = dataset_build(
         [
             "--session",
-            "demo",
+            session,
             "--sessions-root",
             str(out / "sessions"),
             "--out",
@@ -131,7 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from training.cli.train import main as train
 
     tiny = Path(training.__file__).resolve().parent / "configs" / "hupr_tiny.yaml"
-    print(f"[4/4] training HuPR (small widths, 1 epoch) -> {out / 'runs' / 'hupr'}")
+    held_out = rigs[-1][1]
+    print(
+        f"[4/4] training HuPR (small widths, {args.epochs} epochs) on S01, evaluating on the "
+        f"held-out subject {held_out} -> {out / 'runs' / 'hupr'}"
+    )
     status = train(
         [
             "--model",
@@ -140,17 +190,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             str(dataset),
             "--config",
             str(tiny),
+            "--fold",
+            f"lopo:{held_out}",
             "--epochs",
-            "1",
+            str(args.epochs),
             "--out",
             str(out / "runs" / "hupr"),
         ]
     )
     if status not in (0, None):
-        print("rig-demo: training failed", file=sys.stderr)
+        print("rig-demo: training or evaluation failed", file=sys.stderr)
         return 1
-    print(f"done: recording, dataset, maps and model are under {out}")
-    return 0 if manifest.status == "complete" else 1
+    print(f"done: recordings, dataset, maps, model and evaluation are under {out}")
+    return 0 if complete else 1
 
 
 if __name__ == "__main__":

@@ -132,11 +132,17 @@ class TakeWriter:
             self._file: BinaryIO = open(self.path, "xb")
         except OSError as exc:
             raise RecordingError(f"cannot create {self.path}: {exc.strerror}") from exc
-        kinds = {"zstd": CompressionType.ZSTD, "lz4": CompressionType.LZ4}
+        kinds = {
+            "zstd": CompressionType.ZSTD,
+            "lz4": CompressionType.LZ4,
+            "none": CompressionType.NONE,
+        }
+        if compression not in kinds:
+            raise ValueError(f"unknown compression {compression!r}; use one of {', '.join(kinds)}")
         self._mcap = Writer(
             self._file,
             chunk_size=chunk_size,
-            compression=kinds.get(compression, CompressionType.NONE),
+            compression=kinds[compression],
         )
         self._mcap.start(profile="ros2", library=f"radar-sensing-toolkit {toolkit_version()}")
         manifest.files[STREAMS_NAME] = {"compression": compression}

@@ -148,6 +148,45 @@ class SubjectBody:
         return self.height_m - self.ankle_height_m - self.leg_m - self.trunk_m - self.head_radius_m
 
 
+@dataclass(frozen=True)
+class SubjectGait:
+    """How one subject walks; fixed for a subject, jittered a little per take by
+    :class:`PersonMotion` (people keep their cadence, stride and arm swing across recordings).
+
+    Attributes:
+        cadence_hz: stride frequency (one left + one right step per stride).
+        hip_amp_deg: hip flexion amplitude of the gait.
+        arm_swing: arm swing amplitude as a fraction of ``hip_amp_deg``.
+        knee_peak_deg: extra knee flexion at mid-swing.
+        lean_deg: forward trunk lean while walking.
+    """
+
+    cadence_hz: float = 0.92
+    hip_amp_deg: float = 21.0
+    arm_swing: float = 0.9
+    knee_peak_deg: float = 55.0
+    lean_deg: float = 5.0
+
+    @classmethod
+    def sample(cls, seed: int | np.random.Generator) -> SubjectGait:
+        """A random adult gait (deterministic per seed): cadence ~ N(0.92, 0.06) Hz, hip
+        amplitude ~ N(21, 2.5) deg, arm swing ~ N(0.9, 0.2), knee peak ~ N(55, 6) deg, lean
+        ~ N(5, 2) deg, each clipped to a plausible range."""
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        v = rng.normal(size=5)
+        return cls(
+            cadence_hz=float(np.clip(0.92 + 0.06 * v[0], 0.8, 1.05)),
+            hip_amp_deg=float(np.clip(21.0 + 2.5 * v[1], 16.0, 26.0)),
+            arm_swing=float(np.clip(0.9 + 0.2 * v[2], 0.4, 1.3)),
+            knee_peak_deg=float(np.clip(55.0 + 6.0 * v[3], 42.0, 68.0)),
+            lean_deg=float(np.clip(5.0 + 2.0 * v[4], 1.0, 10.0)),
+        )
+
+
+#: per-take relative jitter of a subject's cadence and hip amplitude (:class:`PersonMotion`)
+GAIT_TAKE_JITTER = 0.02
+
+
 @dataclass
 class _Angles:
     """Joint angles over K time samples (radians unless said), all arrays of shape (K,)."""
@@ -188,6 +227,9 @@ class PersonMotion:
             rig), or pi/2 (walking to the rig's left) for ``walk_across``.
         floor_z: floor height in the rig frame, metres.
         seed: randomises the action (rates, amplitudes, phases) deterministically.
+        gait: the subject's walking style; its cadence and hip amplitude are jittered by
+            ``GAIT_TAKE_JITTER`` (relative, 1 sigma) per ``seed``. None: cadence and amplitude
+            drawn from ``seed`` alone (every take a different walker).
     """
 
     def __init__(
@@ -199,6 +241,7 @@ class PersonMotion:
         heading: float | None = None,
         floor_z: float = -1.0,
         seed: int = 0,
+        gait: SubjectGait | None = None,
     ) -> None:
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
@@ -223,6 +266,16 @@ class PersonMotion:
         self._circle_radius = float(rng.uniform(0.5, 0.8))
         self._sway_phase = float(rng.uniform(0.0, 2 * math.pi))
         self._wave_side = -1  # right hand for the one-hand actions
+        if gait is None:
+            self.gait = SubjectGait(
+                cadence_hz=self._stride_hz, hip_amp_deg=self._hip_amp / _DEG, arm_swing=0.9
+            )
+        else:
+            # drawn after every other parameter: the draws above do not depend on ``gait``
+            jitter = 1.0 + GAIT_TAKE_JITTER * np.clip(rng.normal(size=2), -2.5, 2.5)
+            self.gait = gait
+            self._stride_hz = gait.cadence_hz * float(jitter[0])
+            self._hip_amp = gait.hip_amp_deg * _DEG * float(jitter[1])
 
     # --- public -------------------------------------------------------------------------------
     @property
@@ -321,13 +374,14 @@ class PersonMotion:
                 ph = phase + offset
                 hip[side] = amp * np.sin(ph)
                 # Knee flexes most in mid-swing (hip moving forward through 0).
-                knee[side] = (5.0 + 55.0 * ((1.0 + np.cos(ph)) / 2.0) ** 3) * _DEG
-                arm = -0.9 * amp * np.sin(ph)  # arm swings opposite to the leg of its side
+                knee_peak = self.gait.knee_peak_deg
+                knee[side] = (5.0 + knee_peak * ((1.0 + np.cos(ph)) / 2.0) ** 3) * _DEG
+                arm = -self.gait.arm_swing * amp * np.sin(ph)  # opposite to the leg of its side
                 ue[side] = arm
                 ua[side] = np.full_like(t, 90.0 * _DEG)
                 fe[side] = arm + 18.0 * _DEG
                 fa[side] = np.full_like(t, 90.0 * _DEG)
-            lean = np.full_like(t, 5.0 * _DEG)
+            lean = np.full_like(t, self.gait.lean_deg * _DEG)
 
         if action in ("wave_one_hand", "wave_both_hands", "walk_wave"):
             sides = (-1, 1) if action == "wave_both_hands" else (self._wave_side,)
@@ -435,6 +489,7 @@ def simulate_motion(
     heading: float | None = None,
     floor_z: float = -1.0,
     seed: int = 0,
+    gait: SubjectGait | None = None,
 ) -> NDArray[np.float64]:
     """Joint positions of ``action`` at frame times ``f / fps``: (F, J, 3) metres, rig frame.
 
@@ -447,6 +502,7 @@ def simulate_motion(
         heading=heading,
         floor_z=floor_z,
         seed=seed,
+        gait=gait,
     )
     return motion.joints_at(np.arange(num_frames) / fps)
 

@@ -25,7 +25,7 @@ from acquisition.geometry import Pose
 from acquisition.radar.params import RadarParams
 from acquisition.sim.camera import PinholeCamera, RenderStyle, RgbdRenderer, keypoints_2d
 from acquisition.sim.fmcw import DEFAULT_NOISE_STD_COUNTS, RadarSimulator, Scatterers
-from acquisition.sim.person import PersonMotion, PersonScattererLayout, SubjectBody
+from acquisition.sim.person import PersonMotion, PersonScattererLayout, SubjectBody, SubjectGait
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,8 @@ class SimulatedScene:
         radars: the rig's radars, as :class:`SimulatedRadar` or ``(name, params, pose)``.
         camera: optional camera; frames then carry RGB, depth and 2-D keypoints.
         action: one of ``person.ACTIONS``.
-        subject_seed: draws the body and the action's randomness (rates, phases, scatterers).
+        subject_seed: draws the body, the gait (:class:`~acquisition.sim.person.SubjectGait`)
+            and the action's randomness (rates, phases, scatterers).
         num_frames: frames to produce.
         fps: trigger rate, frames per second.
         floor_z: floor height in the rig frame, metres.
@@ -132,15 +133,27 @@ class SimulatedScene:
         self.fps = float(fps)
         rng = np.random.default_rng(subject_seed)
         self.body = SubjectBody.sample(rng)
+        self.motion_seed = int(rng.integers(2**31))
         self.motion = PersonMotion(
             action,
             body=self.body,
             start_position=start_position,
             heading=heading,
             floor_z=floor_z,
-            seed=int(rng.integers(2**31)),
+            seed=self.motion_seed,
         )
         self.layout = PersonScattererLayout.sample(self.motion.joints_at(0.0)[0], rng=rng)
+        # drawn last so that the body, motion seed and layout of a subject seed are unchanged
+        self.gait = SubjectGait.sample(rng)
+        self.motion = PersonMotion(
+            action,
+            body=self.body,
+            start_position=start_position,
+            heading=heading,
+            floor_z=floor_z,
+            seed=self.motion_seed,
+            gait=self.gait,
+        )
         self.render_style = render_style or RenderStyle(floor_z=floor_z)
         self._renderer = (
             RgbdRenderer(camera, style=self.render_style) if camera is not None else None

@@ -433,3 +433,11 @@ def test_unknown_simulated_action_is_rejected(tmp_path: Path) -> None:
     bad.write_text(text.replace("cfg: ../", f"cfg: {source.parents[1]}/"))
     with pytest.raises(RigFileError, match=r"simulation\.subject\.action.*moonwalk"):
         load_rig(bad)
+
+
+def test_recording_compression_is_checked(tmp_path: Path) -> None:
+    assert load_rig(CONFIGS / "rigs" / "dual_radar_sim.yaml").recording.compression == "lz4"
+    assert load_rig(write(tmp_path, base_text())).recording.compression == "zstd"  # default
+    text = base_text() + "recording:\n  compression: brotli\n"
+    path = write(tmp_path, text)
+    expect_error(path, "recording.compression", line_of(text, "brotli"), "zstd, lz4, none")

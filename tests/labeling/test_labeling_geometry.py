@@ -81,9 +81,42 @@ def test_subpixel_refinement_is_exact_for_gaussians(
     assert 0.8 < maxvals[0, 0] <= 1.0
 
 
-def test_heatmap_without_peak_gives_nan() -> None:
-    coords, maxvals = heatmap_argmax(np.zeros((1, 2, 8, 6)))
-    assert np.isnan(coords).all() and (maxvals == 0).all()
+def test_heatmaps_without_a_positive_peak_give_finite_cells_and_score_0() -> None:
+    rng = np.random.default_rng(0)
+    hm = np.zeros((2, 3, 8, 6))
+    hm[0, 1] = np.nan  # no finite value
+    hm[0, 2] = -rng.uniform(0.1, 1.0, (8, 6))  # all negative: nothing found
+    hm[0, 2, 5, 4] = -0.01
+    hm[1, 0] = 0.7  # flat, positive
+    hm[1, 1] = _gaussian(8, 6, 2.0, 3.0, 1.0, 1.0)
+    hm[1, 1, 0, 0] = np.inf  # a peak, but the map holds a non-finite value
+    hm[1, 2] = _gaussian(8, 6, 4.0, 5.0, 1.0, 1.0)  # a real peak
+    coords, scores = heatmap_argmax(hm)
+    assert np.isfinite(coords).all() and np.isfinite(scores).all()
+    centre = [3.0, 4.0]  # (W / 2, H / 2): maps to the crop centre
+    np.testing.assert_array_equal(coords[0, 0], centre)
+    np.testing.assert_array_equal(coords[0, 1], centre)
+    np.testing.assert_array_equal(coords[1, 0], centre)
+    np.testing.assert_array_equal(coords[0, 2], [4.0, 5.0])  # argmax kept, score 0
+    np.testing.assert_array_equal(coords[1, 1], [2.0, 3.0])
+    np.testing.assert_array_equal(coords[1, 2], [4.0, 5.0])
+    np.testing.assert_array_equal(scores[:, :2], 0.0)
+    np.testing.assert_array_equal(scores[:, 2], [0.0, 1.0])
+
+
+def test_decode_never_gives_nan_for_degenerate_heatmaps() -> None:
+    box = np.array([[200.0, 100.0, 296.0, 356.0]])
+    center, size = box_to_center_scale(box, aspect_ratio=192 / 256, padding=1.25)
+    m = crop_affine(center, size, (192, 256))
+    hm = np.zeros((1, 4, 64, 48))
+    hm[0, 1] = np.nan
+    hm[0, 2] = -np.linspace(1.0, 2.0, 64 * 48).reshape(64, 48)  # all negative, peak at (0, 0)
+    hm[0, 3, 10:20, 10:20] = np.inf
+    out = decode_heatmaps(hm, invert_affine(m), (192, 256))
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out[0, :, 2], 0.0)
+    np.testing.assert_allclose(out[0, [0, 1, 3], :2], np.repeat(center, 3, axis=0), atol=1e-9)
+    np.testing.assert_allclose(out[0, 2, :2], center[0] - size[0] / 2, atol=1e-9)  # crop corner
 
 
 def test_decode_heatmaps_maps_back_to_image_pixels() -> None:

@@ -34,6 +34,8 @@ def _rendered(n: int) -> tuple[list[NDArray[np.uint8]], NDArray[np.float64]]:
 
 @pytest.mark.parametrize("model", ["hrnet_w32", "vitpose_b"])
 def test_topdown_random_weights_batched(model: str) -> None:
+    import torch
+
     from labeling.backends.mmpose_backend import MMPoseTopDown
 
     est = MMPoseTopDown(
@@ -44,10 +46,27 @@ def test_topdown_random_weights_batched(model: str) -> None:
     # Two boxes on the first image, one on the third: one forward pass for all.
     out = est.estimate(images, boxes[[0, 0, 2]], np.array([0, 0, 2]))
     assert out.shape == (3, 17, 3) and out.dtype == np.float32
+    assert np.isfinite(out).all() and (out[..., 2] >= 0).all()
     np.testing.assert_allclose(out[0], out[1], rtol=1e-4, atol=1e-3)  # same crop, same answer
     # Every keypoint lies inside the padded crop of its box.
     center, size = box_to_center_scale(boxes[[0, 0, 2]], aspect_ratio=192 / 256, padding=1.25)
     assert np.all(np.abs(out[..., :2] - center[:, None]) <= size[:, None] / 2 + 1)
+
+    # Degenerate heatmaps through the real network: finite keypoints with score 0, never NaN.
+    final = est.net.head.final_layer
+    with torch.no_grad():
+        final.bias.fill_(-1e3)  # every heatmap negative: nothing found, argmax kept
+        negative = est.estimate(images, boxes[[0, 2]], np.array([0, 2]))
+        final.weight.fill_(float("nan"))  # non-finite heatmaps: the box centre
+        broken = est.estimate(images, boxes[[0, 2]], np.array([0, 2]))
+    for degenerate in (negative, broken):
+        assert np.isfinite(degenerate).all() and (degenerate[..., 2] == 0).all()
+        assert np.all(
+            np.abs(degenerate[..., :2] - center[[0, 2], None]) <= size[[0, 2], None] / 2 + 1
+        )
+    np.testing.assert_allclose(
+        broken[..., :2], np.repeat(center[[0, 2], None], 17, axis=1), atol=1e-3
+    )
 
 
 class _BoxDetector:
@@ -75,5 +94,5 @@ def test_hrnet_in_the_pipeline_batch() -> None:
     rows = labeler._label_batch(frames, SubjectTracker(config.tracking, (640, 480)), cam)
     assert len(rows) == 4
     assert all(r["keypoints_2d"].shape == (17, 3) for r in rows)
-    assert all(np.isfinite(r["keypoints_2d"][:, :2]).all() for r in rows)
+    assert all(np.isfinite(r["keypoints_2d"]).all() for r in rows)
     assert all(r["track_id"] == 0 for r in rows)

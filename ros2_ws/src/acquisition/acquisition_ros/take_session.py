@@ -102,6 +102,7 @@ class TakeSession:
             scene=scene,
             consent_ref=consent_ref,
             flush_interval_s=flush_interval_s,
+            compression=rig.recording.compression,
         )
         rig_text = Path(rig.source).read_text() if Path(rig.source).is_file() else None
         self.writer.set_rig(rig.to_dict(), rig_text)

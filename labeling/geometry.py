@@ -135,23 +135,35 @@ def warp_crops(
 def heatmap_argmax(
     heatmaps: ArrayLike,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Integer peak of each heatmap.
+    """Peak cell and score of each heatmap; always finite.
+
+    The peak is the largest finite value. A heatmap without one -- no finite value, or all its
+    finite values equal (flat) -- has no location: it gives the heatmap's centre (the crop
+    centre, i.e. the box centre) with score 0. A heatmap whose peak is not positive (the model
+    finds nothing there: trained heatmaps are about 0 away from joints, untrained ones of any
+    sign) keeps its argmax cell with score 0, as does a heatmap holding any non-finite value
+    (unreliable). Score 0 is below any ``min_joint_score``, so such joints are never valid.
 
     Args:
         heatmaps: (..., J, H, W).
 
     Returns:
-        ``(coords, maxvals)``: (..., J, 2) ``(x, y)`` cell indices (float) and (..., J) peak
-        values; NaN coordinates where the heatmap is all non-positive or non-finite.
+        ``(coords, scores)``: (..., J, 2) ``(x, y)`` cells (float; integers except the centre of
+        an odd-sized heatmap) and (..., J) scores: the peak value, or 0 as above.
     """
     h = np.asarray(heatmaps, dtype=np.float64)
+    height, width = h.shape[-2:]
     flat = h.reshape(*h.shape[:-2], -1)
-    safe = np.where(np.isfinite(flat), flat, -np.inf)
-    idx = np.argmax(safe, axis=-1)
-    maxvals = np.take_along_axis(safe, idx[..., None], axis=-1)[..., 0]
-    coords = np.stack([idx % h.shape[-1], idx // h.shape[-1]], axis=-1).astype(np.float64)
-    coords[~(maxvals > 0)] = np.nan
-    return coords, np.where(np.isfinite(maxvals), maxvals, 0.0)
+    finite = np.isfinite(flat)
+    upper = np.where(finite, flat, -np.inf)
+    idx = np.argmax(upper, axis=-1)
+    peak = np.take_along_axis(upper, idx[..., None], axis=-1)[..., 0]
+    floor = np.min(np.where(finite, flat, np.inf), axis=-1)
+    located = peak > floor  # False when no finite value (-inf > inf) or flat
+    coords = np.stack([idx % width, idx // width], axis=-1).astype(np.float64)
+    coords[~located] = (width / 2.0, height / 2.0)
+    scores = np.where(located & (peak > 0) & finite.all(axis=-1), peak, 0.0)
+    return coords, scores
 
 
 def subpixel_refine(
@@ -221,15 +233,20 @@ def decode_heatmaps(
         refine: apply :func:`subpixel_refine`.
 
     Returns:
-        (N, J, 3) ``(u, v, score)``, score = heatmap peak value (NaN u, v where no peak).
+        (N, J, 3) ``(u, v, score)``, score = heatmap peak value. Never NaN for finite
+        ``crop_to_image``: a heatmap without a positive peak (flat, all non-positive, or with
+        non-finite values) gives score 0 and a position inside the crop (see
+        :func:`heatmap_argmax`).
     """
     h = np.asarray(heatmaps, dtype=np.float64)
-    coords, maxvals = heatmap_argmax(h)
+    coords, scores = heatmap_argmax(h)
     if refine:
-        coords = subpixel_refine(np.maximum(h, 0.0), coords)
+        clean = np.where(np.isfinite(h), np.maximum(h, 0.0), 0.0)
+        refined = subpixel_refine(clean, coords)
+        coords = np.where((scores > 0)[..., None], refined, coords)
     stride = np.array([input_size[0] / h.shape[-1], input_size[1] / h.shape[-2]])
     uv = affine_points(coords * stride, crop_to_image)
-    return np.concatenate([uv, maxvals[..., None]], axis=-1)
+    return np.concatenate([uv, scores[..., None]], axis=-1)
 
 
 # --- depth lifting -------------------------------------------------------------------------------

@@ -2,11 +2,15 @@
 # Install mmpose 1.3.2 (HRNet / ViTPose top-down backends of labeling/) into a Python 3.11 venv.
 #
 #   bash scripts/install_mmpose.sh .venv          # into the toolkit's venv
-#   bash scripts/install_mmpose.sh /tmp/mmvenv    # a fresh venv (created when missing)
+#   bash scripts/install_mmpose.sh /tmp/mmvenv    # a fresh venv (created when missing), then
+#   /tmp/mmvenv/bin/pip install -e '.[labeling,dev]'   # the toolkit itself (torch is kept)
+#
+# ultralytics (the person detector of every preset, and YOLO-pose) is installed too, so the
+# venv runs the whole pipeline; it pins nothing that mmcv was compiled against (torch, numpy).
 #
 # Why it is not a plain `pip install mmpose`:
 #   - mmcv 2.1.0 (full, with ops: mmpose imports mmcv.ops) has no wheel for torch 2.14; it is
-#     compiled here from its sdist (about 10 minutes on 2 cores). Its setup.py asks for C++14/17,
+#     compiled here from its sdist (about 16 minutes on 2 shared cores). Its setup.py asks for C++14/17,
 #     which torch 2.14's headers refuse: the script rewrites the flag to C++20. The build needs
 #     setuptools < 81 (pkg_resources) and ninja, and runs without build isolation against the
 #     venv's torch.
@@ -57,9 +61,11 @@ if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'
 fi
 
 pip install -q --no-deps mmdet==3.3.0 mmpretrain==1.2.0 mmpose==1.3.2
+pip install -q "ultralytics>=8.3,<9"
 
 "$PY" - <<'EOF'
-import mmcv, mmcv.ops, mmdet, mmengine, mmpose, mmpretrain  # noqa: F401
+import mmcv, mmcv.ops, mmdet, mmengine, mmpose, mmpretrain, torch, ultralytics  # noqa: F401
 print(f"install_mmpose: mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, "
-      f"mmdet {mmdet.__version__}, mmpretrain {mmpretrain.__version__}, mmpose {mmpose.__version__}")
+      f"mmdet {mmdet.__version__}, mmpretrain {mmpretrain.__version__}, mmpose {mmpose.__version__}, "
+      f"ultralytics {ultralytics.__version__}, torch {torch.__version__}")
 EOF

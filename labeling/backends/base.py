@@ -75,8 +75,9 @@ class PoseEstimator(Protocol):
         """Keypoints of the person in ``boxes[n]`` (N, 4) of image ``image_index[n]``.
 
         Returns:
-            (N, 17, 3) ``(u, v, score)`` in image pixels (COCO order); NaN u, v and score 0
-            where the model finds nothing for a box.
+            (N, 17, 3) ``(u, v, score)`` in image pixels (COCO order), score >= 0. Heatmap
+            models always give finite u, v (score 0 for a joint without a positive heatmap
+            peak); NaN u, v and score 0 where a model finds no instance for a box (YOLO-pose).
         """
         ...
 

@@ -2,7 +2,9 @@
 
 mmpose builds the network from its config; cropping, normalisation and heatmap decoding are this
 package's own (:mod:`labeling.geometry`), so every box of a whole batch of frames goes through
-the network in one forward pass. Install: ``bash scripts/install_mmpose.sh VENV``.
+the network in one forward pass. Keypoints are always finite: a joint whose heatmap has no
+positive peak (or holds non-finite values) gets score 0 (:func:`labeling.geometry.heatmap_argmax`).
+Install: ``bash scripts/install_mmpose.sh VENV``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from labeling.geometry import (
 )
 from labeling.models import MODEL_FILES
 from labeling.skeletons import COCO17
+
+RANDOM_WEIGHTS_SEED = 0
+"""torch seed of the untrained networks built with ``random_weights``."""
 
 
 class MissingMMPose(MissingDependency):
@@ -77,7 +82,12 @@ class MMPoseTopDown:
         cfg_path = resolve_mmpose_config(arch)
         device = resolve_device(config.device)
         path, digest = checkpoint_and_hash(config, "pose", p.model)
-        self.net = init_model(str(cfg_path), None if path is None else str(path), device=device)
+        # Random weights are PyTorch's default initialisation (init_model neither loads nor
+        # initialises anything without a checkpoint), drawn from a fixed seed so that untrained
+        # models, and so tests and benchmarks, are reproducible; the global RNG is left alone.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_WEIGHTS_SEED)
+            self.net = init_model(str(cfg_path), None if path is None else str(path), device=device)
         self.net.eval()
         pre = self.net.data_preprocessor
         self._mean = pre.mean.reshape(1, 3, 1, 1).to(device)

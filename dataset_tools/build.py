@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
+from mcap.exceptions import McapError
 from numpy.typing import NDArray
 
 from acquisition.radar.config import parse_radar_config
@@ -206,6 +208,15 @@ class PreparedTake:
 
 
 _HASHER = ThreadPoolExecutor(1, thread_name_prefix="take-sha256")
+
+#: what reading a damaged recording raises in a worker (anything else is a bug and propagates)
+_DATA_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,  # includes ChunkError and RadarFrame parse errors
+    RuntimeError,
+    EOFError,
+    struct.error,
+    McapError,
+)
 
 
 def _verify_sha(hashing: Future[dict[str, str]], expected: str | None) -> None:
@@ -740,7 +751,7 @@ def build_dataset(
                         raw_results = _run_tasks(pool, tasks)
                     except (CorruptTakeError, BrokenExecutor):
                         raise
-                    except Exception as exc:  # a damaged chunk found by a worker
+                    except _DATA_ERRORS as exc:  # a damaged chunk found by a worker
                         prep.verify_source()  # a checksum mismatch is the better reason
                         raise CorruptTakeError(
                             f"streams unreadable: {type(exc).__name__}: {exc}"

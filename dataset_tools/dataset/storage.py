@@ -270,6 +270,11 @@ class ZarrStorage(Storage):
             raise DatasetError(f"{self.path}: no array {path!r}") from exc
         if not isinstance(node, zarr.Array):
             raise DatasetError(f"{self.path}: {path!r} is a group, not an array")
+        if self.mode != "r":
+            # a runtime setting, not stored with the array: without it a chunk that is all fill
+            # value (a camera that sent nothing for a whole window) is never written, and
+            # dataset-check could no longer tell a missing chunk from a missing frame
+            node = node.with_config({"write_empty_chunks": True})
         return node
 
     def exists(self, path: str) -> bool:

@@ -14,6 +14,8 @@ from dataset_tools.cli import dataset_check
 from dataset_tools.dataset import open_dataset
 from dataset_tools.dataset.writer import partial_path
 from tests.dataset_tools.sim_takes import (
+    SimTakeFactory,
+    TakeFaults,
     assert_same_dataset,
     build_config,
 )
@@ -57,3 +59,15 @@ def test_dataset_check_reports_a_truncated_hdf5_file(two_takes: Path, tmp_path: 
     with open(out, "r+b") as f:
         f.truncate(size * 2 // 3)
     assert check_dataset(out) != []
+
+
+def test_a_camera_silent_for_a_whole_chunk_still_writes_it(
+    sim_take_factory: SimTakeFactory, tmp_path: Path
+) -> None:
+    faults = TakeFaults(camera_missing=set(range(16)))  # the whole first 16-frame window
+    take = sim_take_factory("Q", "Q01_walk_001", frames=18, faults=faults)
+    out = tmp_path / "q.zarr"
+    build_dataset(build_config(take.path.parents[1], out, sessions=("Q",)))
+    seq = open_dataset(out).sequence("Q01_walk_001")
+    assert seq.mask("camera/rgb").tolist() == [False] * 16 + [True] * 2
+    assert check_dataset(out) == []  # the all-zero chunk exists: it is not "missing"

@@ -87,7 +87,7 @@ def check_ranges(dataset_path: Path) -> list[str]:
             truth = np.linalg.norm(pelvis - position, axis=1)
             errors = np.abs(measured - truth)[ok]
             lines.append(
-                f"  {radar}: subject range vs ground truth, median error "
+                f"  {seq_id} {radar}: subject range vs ground truth, median error "
                 f"{np.median(errors) * 100:.1f} cm over {int(ok.sum())} frames "
                 f"(range resolution {resolution * 100:.1f} cm)"
             )

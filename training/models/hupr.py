@@ -22,6 +22,7 @@ the cost stays linear in H x W (a choice; the paper does not bound it).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -109,9 +110,36 @@ class RadarBranch(nn.Module):
         return out
 
 
+def position_embedding_2d(channels: int, h: int, w: int, device: torch.device) -> torch.Tensor:
+    """(h * w, channels) fixed 2-D sin/cos embedding of the pixel centres of an h x w grid.
+
+    Coordinates are normalised to [0, 1] so that a grid and its pooled version (the attention's
+    keys) get consistent embeddings. A quarter of the channels each: sin(y), cos(y), sin(x),
+    cos(x) at geometric frequencies from pi (one half-cycle over the map) to pi * side / 2;
+    channels beyond 4 * (channels // 4) are zero.
+    """
+    n = channels // 4
+    if n == 0:
+        return torch.zeros(h * w, channels, device=device)
+    ys = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) / h
+    xs = (torch.arange(w, device=device, dtype=torch.float32) + 0.5) / w
+    top = math.log(max(h, w, 2) / 2.0)
+    omega = math.pi * torch.exp(torch.arange(n, device=device) * top / max(n - 1, 1))
+    ay = (ys[:, None] * omega)[:, None, :].expand(h, w, n)
+    ax = (xs[:, None] * omega)[None, :, :].expand(h, w, n)
+    emb = torch.cat([ay.sin(), ay.cos(), ax.sin(), ax.cos()], dim=-1).reshape(h * w, 4 * n)
+    return F.pad(emb, (0, channels - 4 * n))
+
+
 class CrossSelfAttention(nn.Module):
     """Fuses the two radars' features of one scale: cross-attention both ways, a linear fusion,
-    then self-attention. (B, C, H, W) x 2 -> (B, C, H, W)."""
+    then self-attention. (B, C, H, W) x 2 -> (B, C, H, W).
+
+    A fixed 2-D position embedding (:func:`position_embedding_2d`) is added to every token
+    (queries, and the pooled keys / values) before attention: attention alone is blind to where
+    a token is, and the heatmaps must be placed by position (image x, y are not the radar maps'
+    range / azimuth axes, so the placement cannot come from convolutions' locality alone).
+    """
 
     def __init__(self, channels: int, heads: int, tokens: int) -> None:
         super().__init__()
@@ -128,19 +156,26 @@ class CrossSelfAttention(nn.Module):
         )
         self.norm_f = nn.LayerNorm(channels)
 
-    def _pooled(self, x: torch.Tensor) -> torch.Tensor:
-        side = (min(self.tokens, x.shape[-2]), min(self.tokens, x.shape[-1]))
-        return F.adaptive_avg_pool2d(x, side).flatten(2).transpose(1, 2)
+    def _tokens(self, x: torch.Tensor, *, pooled: bool, position: bool = True) -> torch.Tensor:
+        """(B, C, H, W) -> (B, N, C) tokens (pooled to the key grid), position embedded."""
+        if pooled:
+            side = (min(self.tokens, x.shape[-2]), min(self.tokens, x.shape[-1]))
+            x = F.adaptive_avg_pool2d(x, side)
+        _, c, h, w = x.shape
+        tokens = x.flatten(2).transpose(1, 2)
+        if not position:
+            return tokens
+        return tokens + position_embedding_2d(c, h, w, x.device).to(x.dtype)
 
     def forward(self, fh: torch.Tensor, fv: torch.Tensor) -> torch.Tensor:
         b, c, h, w = fh.shape
-        qh, qv = fh.flatten(2).transpose(1, 2), fv.flatten(2).transpose(1, 2)
-        kh, kv = self._pooled(fh), self._pooled(fv)
+        qh, qv = self._tokens(fh, pooled=False), self._tokens(fv, pooled=False)
+        kh, kv = self._tokens(fh, pooled=True), self._tokens(fv, pooled=True)
         xh = self.norm_h(qh + self.cross_h(qh, kv, kv, need_weights=False)[0])
         xv = self.norm_v(qv + self.cross_v(qv, kh, kh, need_weights=False)[0])
         x = self.fuse(torch.cat([xh, xv], dim=-1))
         grid = x.transpose(1, 2).reshape(b, c, h, w)
-        kx = self._pooled(grid)
+        kx = self._tokens(grid, pooled=True, position=False)  # x carries the embedding
         x = self.norm_s(x + self.self_attn(x, kx, kx, need_weights=False)[0])
         x = self.norm_f(x + self.ffn(x))
         out: torch.Tensor = x.transpose(1, 2).reshape(b, c, h, w)
@@ -187,6 +222,13 @@ class HuPR(PoseModel):
         edges: skeleton edges for PRGCN.
         heatmap_size: (h, w).
         params: architecture sizes.
+        heatmap_sigma: the targets' Gaussian sigma (heatmap pixels), for the output prior.
+
+    Initialisation: the heatmap head's bias is the logit of the targets' mean value (the
+    Gaussian's mass over the map, about 2 pi sigma^2 / (h w)) and PRGCN's last layer starts at
+    zero, so both outputs start at the background level. From logit 0 (probability 0.5 on
+    every pixel) Adam needs thousands of steps just to move the bias there, and the peaks are
+    learned only after that (the usual prior initialisation of sparse sigmoid outputs).
     """
 
     needs_heatmaps = True
@@ -200,6 +242,7 @@ class HuPR(PoseModel):
         edges: Sequence[tuple[int, int]],
         heatmap_size: tuple[int, int],
         params: HuprParams,
+        heatmap_sigma: float = 2.0,
     ) -> None:
         super().__init__()
         if len(input_shape) not in (6, 7) or input_shape[0] != 2:
@@ -222,6 +265,14 @@ class HuPR(PoseModel):
             features=params.gcn_features,
             layers=params.gcn_layers,
         )
+        prior = min(2.0 * math.pi * heatmap_sigma**2 / (heatmap_size[0] * heatmap_size[1]), 0.5)
+        head_bias = self.decoder.head.bias
+        last = self.prgcn.decode[-1]
+        assert head_bias is not None and isinstance(last, nn.ConvTranspose2d)
+        assert last.bias is not None
+        nn.init.constant_(head_bias, math.log(prior / (1.0 - prior)))
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
     def forward(self, radar: torch.Tensor) -> dict[str, torch.Tensor]:
         """(B, 2, C, T, K, H, W[, E]) -> ``initial``, ``refined`` logits (B, P, J, h, w)."""
@@ -269,4 +320,5 @@ def build_hupr(
         edges=get_schema(cfg.data.skeleton).edges,
         heatmap_size=(h, w),
         params=params,
+        heatmap_sigma=cfg.data.heatmap_sigma,
     )

@@ -162,7 +162,10 @@ class MilliMamba(PoseModel):
             BidirectionalMambaBlock(params) for _ in range(params.encoder_layers)
         )
         self.encoder_norm = nn.LayerNorm(d)
-        self.joint_queries = nn.Parameter(torch.randn(num_joints, d) * 0.02)
+        # unit-scale joint queries, like the time embedding they are added to: at 0.02 the
+        # joints start indistinguishable (every joint decoded to the same point) and Adam needs
+        # hundreds of steps to grow them apart
+        self.joint_queries = nn.Parameter(torch.randn(num_joints, d))
         self.target_offsets: torch.Tensor
         self.register_buffer("target_offsets", torch.tensor(list(target_offsets), dtype=torch.long))
         layer = nn.TransformerDecoderLayer(

@@ -142,31 +142,21 @@ class Trainer:
         if self.dist.is_main:
             (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         barrier(self.dist)
-        self.train_set = make_windows(cfg, source, fold.train, train=True)
-        self.val_set = make_windows(cfg, source, fold.val, train=False) if fold.val else None
+        self.train_set, self.val_set = self._make_datasets()
         if len(self.train_set) == 0:
             raise ValueError(f"fold {fold.name}: no training windows ({self.train_set.excluded})")
         checkpoint = torch.load(resume, map_location="cpu", weights_only=False) if resume else None
-        if checkpoint is not None:
-            scale = float(checkpoint["input_scale"])
-        elif cfg.data.input_scale is not None:
-            scale = cfg.data.input_scale
-        else:
-            scale = self.train_set.estimate_input_scale()
-        self.input_scale = scale
-        for ds in (self.train_set, self.val_set):
-            if ds is not None:
-                ds.input_scale = scale
+        self.input_scale = self._init_input_scale(checkpoint)
         self.input_shape = tuple(self.train_set[0]["radar"].shape)
         self.num_joints = self.train_set.num_joints
         seed_everything(cfg.trainer.seed, deterministic=cfg.trainer.deterministic)
-        self.model: PoseModel = build_model(cfg, self.input_shape, self.num_joints).to(self.device)
+        self.model: PoseModel = self._build_model(checkpoint)
         self.net: nn.Module = self.model
         if self.dist.enabled:
             self.net = DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
-        self.optimizer = _optimizer(cfg, self.model)
+        self.optimizer = self._make_optimizer()
         self.scheduler = torch.optim.lr_scheduler.StepLR(
             self.optimizer, step_size=cfg.optim.lr_step_iterations, gamma=cfg.optim.lr_gamma
         )
@@ -195,6 +185,9 @@ class Trainer:
                 f"resumed from {resume}: epoch {self.state.epoch}, "
                 f"batch {self.state.batch_in_epoch}, step {self.state.step}"
             )
+        note = self._init_note(checkpoint)
+        if note:
+            self.log.message(note)
         self.log.message(
             f"{cfg.model.name}: {sum(p.numel() for p in self.model.parameters()):,} parameters, "
             f"{len(self.train_set)} train windows, "
@@ -202,6 +195,38 @@ class Trainer:
             f"device {self.device}{' (AMP)' if self.amp else ''}, "
             f"excluded {self.train_set.excluded}"
         )
+
+    # --- set-up steps a model family's trainer may replace (MaeposeTrainer does) ------------
+    def _make_datasets(self) -> tuple[RadarWindowDataset, RadarWindowDataset | None]:
+        """(train, val) windows of the fold."""
+        cfg, fold = self.cfg, self.fold
+        train = make_windows(cfg, self.source, fold.train, train=True)
+        val = make_windows(cfg, self.source, fold.val, train=False) if fold.val else None
+        return train, val
+
+    def _init_input_scale(self, checkpoint: dict[str, Any] | None) -> float:
+        """The radar input scale (the checkpoint's when resuming), set on both datasets."""
+        if checkpoint is not None:
+            scale = float(checkpoint["input_scale"])
+        elif self.cfg.data.input_scale is not None:
+            scale = self.cfg.data.input_scale
+        else:
+            scale = self.train_set.estimate_input_scale()
+        for ds in (self.train_set, self.val_set):
+            if ds is not None:
+                ds.input_scale = scale
+        return scale
+
+    def _build_model(self, checkpoint: dict[str, Any] | None) -> PoseModel:
+        """The model on the device (weights come from ``checkpoint`` later, in ``_restore``)."""
+        return build_model(self.cfg, self.input_shape, self.num_joints).to(self.device)
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        return _optimizer(self.cfg, self.model)
+
+    def _init_note(self, checkpoint: dict[str, Any] | None) -> str | None:
+        """A line for the log about where the initial weights came from (None: nothing to say)."""
+        return None
 
     # --- checkpoints ------------------------------------------------------------------------
     def checkpoint_dict(self) -> dict[str, Any]:

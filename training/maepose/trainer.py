@@ -19,27 +19,23 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from training.config import RunConfig
 from training.data.protocols import DatasetSource
-from training.data.sampler import EpochBatchSampler
-from training.distributed import barrier, init_distributed
+from training.data.windows import RadarWindowDataset
 from training.maepose.clips import MaeposeWindowDataset, RadarClipDataset, modalities_of
 from training.maepose.metrics import metric_pose_report
 from training.metrics.folds import Fold
 from training.model_params import model_params
-from training.models import build_model
+from training.models.base import PoseModel
 from training.models.maepose import (
     Maepose,
     MaeposePretrain,
     layer_decay_param_groups,
     sample_mask,
 )
-from training.run_log import RunLog
-from training.seeding import seed_everything
-from training.trainer import Trainer, TrainState, resolve_device, skeleton_info
+from training.trainer import Trainer
 
 PRETRAIN = "maepose-pretrain"
 FINETUNE = "maepose"
@@ -145,89 +141,46 @@ class MaeposeTrainer(Trainer):
         init: str | Path | None = None,
         log_stream: Any = None,
     ) -> None:
-        # Mirrors Trainer.__init__ step by step, with MAEPose's windows, optimiser and init.
         if cfg.model.name not in (PRETRAIN, FINETUNE):
             raise ValueError(f"MaeposeTrainer trains {PRETRAIN} / {FINETUNE}, not {cfg.model.name}")
         if init is not None and cfg.model.name != FINETUNE:
             raise ValueError("init (a pre-trained encoder) applies to the maepose model only")
         modalities_of(cfg.data.representation)
-        self.cfg, self.source, self.fold = cfg, source, fold
         self.init = str(init) if init is not None else None
-        self.run_dir = Path(run_dir)
-        self.device = resolve_device(cfg.trainer.device)
-        self.dist = init_distributed(self.device)
-        if self.dist.enabled and self.device.type == "cuda":
-            self.device = torch.device("cuda", self.dist.local_rank)
-            torch.cuda.set_device(self.device)
-        seed_everything(cfg.trainer.seed, deterministic=cfg.trainer.deterministic)
-        if self.dist.is_main:
-            (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        barrier(self.dist)
+        self._loaded = 0
+        super().__init__(cfg, source, fold, run_dir, resume=resume, log_stream=log_stream)
+
+    # --- Trainer's set-up steps, MAEPose's way ----------------------------------------------
+    def _make_datasets(self) -> tuple[RadarWindowDataset, RadarWindowDataset | None]:
         # stage 1's clips quack like RadarWindowDataset where the shared loop uses them
-        self.train_set = make_maepose_windows(cfg, source, fold.train, train=True)  # type: ignore[assignment]
-        self.val_set = (
-            make_maepose_windows(cfg, source, fold.val, train=False)  # type: ignore[assignment]
-            if fold.val
-            else None
-        )
-        if len(self.train_set) == 0:
-            raise ValueError(f"fold {fold.name}: no training windows ({self.train_set.excluded})")
-        checkpoint = torch.load(resume, map_location="cpu", weights_only=False) if resume else None
-        self.input_scale = 1.0  # frames are min-max normalised (training.maepose.clips)
-        self.input_shape = tuple(self.train_set[0]["radar"].shape)
-        self.num_joints = self.train_set.num_joints
-        seed_everything(cfg.trainer.seed, deterministic=cfg.trainer.deterministic)
-        self.model = build_model(cfg, self.input_shape, self.num_joints).to(self.device)
-        loaded = 0
-        if self.init is not None and checkpoint is None:
-            assert isinstance(self.model, Maepose)
-            loaded = load_pretrained_encoder(self.model, self.init)
-        self.net = self.model
-        if self.dist.enabled:
-            self.net = DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
-            )
-        self.optimizer = maepose_optimizer(cfg, self.model)
-        self.scheduler = torch.optim.lr_scheduler.StepLR(
-            self.optimizer, step_size=cfg.optim.lr_step_iterations, gamma=cfg.optim.lr_gamma
-        )
-        self.amp = cfg.trainer.amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.sampler = EpochBatchSampler(
-            len(self.train_set),
-            cfg.optim.batch_size,
-            seed=cfg.trainer.seed,
-            shuffle=True,
-            rank=self.dist.rank,
-            world_size=self.dist.world_size,
-        )
-        self.state = TrainState()
-        self.log = RunLog(
-            self.run_dir,
-            enabled=self.dist.is_main,
-            tensorboard=cfg.trainer.tensorboard,
-            stream=log_stream,
-        )
-        self.sigmas, self.joint_names = skeleton_info(cfg.data.skeleton)
+        cfg, fold = self.cfg, self.fold
+        train = make_maepose_windows(cfg, self.source, fold.train, train=True)
+        val = make_maepose_windows(cfg, self.source, fold.val, train=False) if fold.val else None
+        return train, val  # type: ignore[return-value]
+
+    def _init_input_scale(self, checkpoint: dict[str, Any] | None) -> float:
+        return 1.0  # frames are min-max normalised (training.maepose.clips)
+
+    def _build_model(self, checkpoint: dict[str, Any] | None) -> PoseModel:
+        model = super()._build_model(checkpoint)
         if checkpoint is not None:
-            self.init = checkpoint.get("init")
-            self._restore(checkpoint)
-            self.log.truncate_after(self.state.step, self.state.epoch)
-            self.log.message(
-                f"resumed from {resume}: epoch {self.state.epoch}, "
-                f"batch {self.state.batch_in_epoch}, step {self.state.step}"
-            )
+            self.init = checkpoint.get("init")  # the fine-tuned weights come from the checkpoint
         elif self.init is not None:
-            self.log.message(f"encoder initialised from {self.init} ({loaded} tensors)")
-        elif cfg.model.name == FINETUNE:
-            self.log.message("encoder randomly initialised (from scratch)")
-        self.log.message(
-            f"{cfg.model.name}: {sum(p.numel() for p in self.model.parameters()):,} parameters, "
-            f"{len(self.train_set)} train windows, "
-            f"{len(self.val_set) if self.val_set else 0} val windows, input {self.input_shape}, "
-            f"device {self.device}{' (AMP)' if self.amp else ''}, "
-            f"excluded {self.train_set.excluded}"
-        )
+            assert isinstance(model, Maepose)
+            self._loaded = load_pretrained_encoder(model, self.init)
+        return model
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        return maepose_optimizer(self.cfg, self.model)
+
+    def _init_note(self, checkpoint: dict[str, Any] | None) -> str | None:
+        if checkpoint is not None:
+            return None
+        if self.init is not None:
+            return f"encoder initialised from {self.init} ({self._loaded} tensors)"
+        if self.cfg.model.name == FINETUNE:
+            return "encoder randomly initialised (from scratch)"
+        return None
 
     def checkpoint_dict(self) -> dict[str, Any]:
         ckpt = super().checkpoint_dict()

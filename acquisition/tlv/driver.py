@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import serial
 
-from acquisition.errors import DeviceError, DeviceNotFound, DeviceTimeout
+from acquisition.errors import DeviceError, DeviceTimeout
+from acquisition.serial_reader import SerialReaderPort
 from acquisition.tlv.parser import XWR18XX, TlvFormat, TlvFrame, TlvStreamParser
 
 FrameCallback = Callable[[TlvFrame], None]
@@ -48,7 +49,7 @@ class TlvPortStats:
     callback_errors: int
 
 
-class TlvDataPort:
+class TlvDataPort(SerialReaderPort):
     """Reader thread on a radar data UART, producing :class:`TlvFrame` objects stamped with the
     host monotonic and wall-clock times at which their last byte was read.
 
@@ -83,39 +84,15 @@ class TlvDataPort:
         self._max_queued = max_queued_frames
         self._frames: deque[TlvFrame] = deque()
         self._cond = threading.Condition()
-        self._serial: serial.Serial | None = None
-        self._reader: threading.Thread | None = None
-        self._stop = threading.Event()
+        super().__init__()
         self._reader_error: BaseException | None = None
         self._queue_overflows = 0
         self._callback_errors = 0
 
     def open(self) -> TlvDataPort:
         """Open the port and start reading. Raises :class:`DeviceNotFound`."""
-        if self._serial is not None:
-            return self
-        try:
-            self._serial = serial.Serial(self.port, self.baudrate, timeout=0.05)
-        except (serial.SerialException, OSError) as exc:
-            raise DeviceNotFound(self.name, f"cannot open {self.port}: {exc}") from exc
-        self._stop.clear()
-        self._reader = threading.Thread(
-            target=self._read_loop, name=f"{self.name}-reader", daemon=True
-        )
-        self._reader.start()
+        self._open_port()
         return self
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._reader is not None:
-            self._reader.join(timeout=2.0)
-            self._reader = None
-        if self._serial is not None:
-            try:
-                self._serial.close()
-            except (serial.SerialException, OSError):
-                pass
-            self._serial = None
 
     def __enter__(self) -> TlvDataPort:
         return self.open()

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import serial
 
-from acquisition.errors import DeviceError, DeviceNotFound, DeviceTimeout
+from acquisition.errors import DeviceError, DeviceTimeout
+from acquisition.serial_reader import SerialReaderPort
 from acquisition.trigger.clock import TriggerClock
 from acquisition.trigger.protocol import (
     DEFAULT_PERIOD_US,
@@ -131,7 +132,7 @@ class TriggerCommandError(DeviceError):
 PulseCallback = Callable[[PulseRecord], None]
 
 
-class TriggerBoard:
+class TriggerBoard(SerialReaderPort):
     """Driver of one trigger board on a serial port.
 
     Args:
@@ -175,9 +176,7 @@ class TriggerBoard:
         self.gaps: list[PulseGap] = []
         self.callback_error: Exception | None = None
 
-        self._serial: serial.Serial | None = None
-        self._reader: threading.Thread | None = None
-        self._stop = threading.Event()
+        super().__init__()
         self._write_lock = threading.Lock()
         self._command_lock = threading.Lock()
         self._replies: queue.Queue[OkReply | ErrReply] = queue.Queue()
@@ -210,19 +209,8 @@ class TriggerBoard:
     def open(self, *, hello: bool = True) -> TriggerBoard:
         """Open the port, start the reader thread and (by default) check the board with
         :meth:`hello`. Raises :class:`DeviceNotFound` when the port cannot be opened."""
-        if self._serial is not None:
+        if not self._open_port(write_timeout=self.timeout_s):
             return self
-        try:
-            self._serial = serial.Serial(
-                self.port, self.baudrate, timeout=0.05, write_timeout=self.timeout_s
-            )
-        except (serial.SerialException, OSError) as exc:
-            raise DeviceNotFound(self.name, f"cannot open {self.port}: {exc}") from exc
-        self._stop.clear()
-        self._reader = threading.Thread(
-            target=self._read_loop, name=f"{self.name}-reader", daemon=True
-        )
-        self._reader.start()
         if hello:
             try:
                 self.hello()
@@ -234,16 +222,7 @@ class TriggerBoard:
     def close(self) -> None:
         """Stop the reader and close the port. The board keeps its state (a running board keeps
         pulsing): call :meth:`stop` first to stop it."""
-        self._stop.set()
-        if self._reader is not None:
-            self._reader.join(timeout=2.0)
-            self._reader = None
-        if self._serial is not None:
-            try:
-                self._serial.close()
-            except (serial.SerialException, OSError):
-                pass
-            self._serial = None
+        super().close()
 
     def __enter__(self) -> TriggerBoard:
         return self.open()

@@ -6,8 +6,9 @@ Examples:
     PYTHONPATH=. python bench/bench_dataset_build.py --take-root /tmp/sessions --session bench
 
 Records a take with the simulated rig (``dual_radar_sim.yaml``: two HuPR radars at 10 fps, one
-RGB camera; 60 s by default, the rig's take length and HuPR's 600-frame sequences), then times ``dataset-build`` with VRDAE + RD, labels and images excluded (the
-target: at least 10x faster than real time on a 2-core machine). Prints the wall time, the
+RGB camera; 60 s by default, the rig's take length and HuPR's 600-frame sequences), then times
+``dataset-build`` with VRDAE + RD, labels and images excluded (the target: at least 10x faster
+than real time on a 2-core machine). Prints the wall time, the
 CPU time, the machine's load average (the box is shared: compare figures at similar load), the
 real-time factor the CPU time allows on idle cores, and PASS/FAIL (wall) against the 10x target.
 """

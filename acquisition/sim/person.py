@@ -279,6 +279,11 @@ class PersonMotion:
 
     # --- public -------------------------------------------------------------------------------
     @property
+    def gait_cadence_hz(self) -> float:
+        """Stride frequency of this take's walk (the subject's cadence with the take's jitter)."""
+        return self._stride_hz
+
+    @property
     def walking_speed_mps(self) -> float:
         """Forward speed of the gait (no foot sliding to first order): 4 f L sin(A)."""
         amp = self._hip_amp * (0.8 if self.action == "walk_wave" else 1.0)

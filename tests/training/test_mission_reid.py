@@ -117,6 +117,28 @@ def test_protocols_and_pair_sampler_keep_takes_apart() -> None:
     assert set(clips.subject[query]) == set(clips.subject)
 
 
+def test_simulated_subjects_keep_their_gait_and_size_across_takes() -> None:
+    from acquisition.sim import PersonMotion, SubjectBody, SubjectGait
+
+    def walker(subject: int, take: int) -> PersonMotion:
+        return PersonMotion(
+            "walk_across",
+            body=SubjectBody.sample(subject),
+            gait=SubjectGait.sample(100 + subject),
+            seed=1000 * subject + take,
+        )
+
+    cadence = np.array([[walker(s, t).gait_cadence_hz for t in range(4)] for s in range(6)])
+    height = np.array([[walker(s, t).body.height_m for t in range(4)] for s in range(6)])
+    # takes of one subject: same body, cadence within the 2 % per-take jitter; across subjects
+    # the cadence spread is several times larger
+    assert np.ptp(height, axis=1).max() == 0.0 and np.ptp(height[:, 0]) > 0.05
+    assert cadence.std(axis=1).mean() * 3 < cadence.mean(axis=1).std()
+    # without a gait every take draws its own cadence (the old behaviour, kept for callers)
+    legacy = [PersonMotion("walk_across", seed=t).gait_cadence_hz for t in range(6)]
+    assert 0.85 <= min(legacy) and max(legacy) <= 1.0
+
+
 def test_a_few_steps_reduce_the_losses_and_the_command_runs(tmp_path: Path) -> None:
     from training.cli.train import main
     from training.mission.pipeline import PairSampler, collect_clips, mission_step

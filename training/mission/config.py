@@ -24,6 +24,9 @@ class MissionModelConfig:
         freeze_backbone: do not train the image backbone.
         image_size: side of the square frames given to the backbone (paper 224).
         vision_mlp_hidden: hidden width of the MLP from backbone features to embed_dim.
+        box_features: also give that MLP the person's box in each frame (top / bottom rows,
+            left / right columns, area; ``pipeline.person_boxes``): with a fixed camera, the
+            stature and distance cues that the image backbone's global pooling discards.
         attention_dim: inner width of the non-local blocks.
         triplet_margin: paper 0.3.
         triplet_mining: ``hard`` (batch-hard) or ``all`` (mean over active triplets; the paper
@@ -40,6 +43,7 @@ class MissionModelConfig:
     freeze_backbone: bool = False
     image_size: int = 224
     vision_mlp_hidden: int = 512
+    box_features: bool = True
     attention_dim: int = 128
     triplet_margin: float = 0.3
     triplet_mining: str = "all"
@@ -69,6 +73,8 @@ class MissionDataConfig:
         clip_frames: frames per clip (T).
         clip_stride: frames between clip starts.
         max_points: points per radar frame kept.
+        subtract_background: camera frames minus the per-pixel median of their take (a fixed
+            camera's background subtraction; the person is then the only content).
         protocol: ``75/25`` (takes of every subject split 75 / 25) or ``unseen``
             (subjects split, ``test_subject_fraction`` held out).
         test_subject_fraction: unseen protocol: fraction of subjects held out (paper 18/58).
@@ -82,6 +88,7 @@ class MissionDataConfig:
     clip_frames: int = 8
     clip_stride: int = 4
     max_points: int = 32
+    subtract_background: bool = True
     protocol: str = "75/25"
     test_subject_fraction: float = 0.31
     gallery_sizes: list[int] = field(default_factory=lambda: [2, 5, 10, 20])

@@ -18,6 +18,8 @@ from torch import nn
 
 from training.mission.config import MissionModelConfig
 
+#: (top, bottom, left, right, area, visible) of the person's box per camera frame
+BOX_FEATURES = 6
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -49,10 +51,20 @@ def point_mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def frame_norm(norm: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
+    """Batch-normalise per-frame features (B, T, C) over all frames of the batch."""
+    out: torch.Tensor = norm(x.flatten(0, 1)).view_as(x)
+    return out
+
+
 class RFBranch(nn.Module):
     """Per-point MLP (5-12-24-48-64) -> attention pooling per frame -> BiLSTM over frames ->
     frame feature concatenated back to every point -> second per-point MLP and pooling ->
-    projection to D. ``(points (B, T, N, 5), mask (B, T, N)) -> (B, T, D)``."""
+    projection to D. ``(points (B, T, N, 5), mask (B, T, N)) -> (B, T, D)``.
+
+    The pooled frame features are batch-normalised before the BiLSTM: at initialisation they
+    differ by a few per cent between people (the part shared by every clip dominates), which the
+    recurrent layers shrink further, so every clip got nearly the same feature (collapse)."""
 
     def __init__(self, cfg: MissionModelConfig) -> None:
         super().__init__()
@@ -60,6 +72,7 @@ class RFBranch(nn.Module):
         h = cfg.rf_lstm_hidden
         self.mlp1 = point_mlp(cfg.point_mlp)
         self.pool1 = AttentionPool(c)
+        self.norm1 = nn.BatchNorm1d(c)
         self.lstm = nn.LSTM(c, h, batch_first=True, bidirectional=True)
         self.mlp2 = point_mlp([c + 2 * h, cfg.embed_dim])
         self.pool2 = AttentionPool(cfg.embed_dim)
@@ -67,7 +80,7 @@ class RFBranch(nn.Module):
 
     def forward(self, points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         f1 = self.mlp1(points)  # (B, T, N, 64)
-        frame = self.pool1(f1, mask)  # (B, T, 64)
+        frame = frame_norm(self.norm1, self.pool1(f1, mask))  # (B, T, 64)
         seq, _ = self.lstm(frame)  # (B, T, 2h)
         n = points.shape[2]
         f2 = self.mlp2(torch.cat([f1, seq.unsqueeze(2).expand(-1, -1, n, -1)], -1))
@@ -76,22 +89,18 @@ class RFBranch(nn.Module):
 
 
 class TinyBackbone(nn.Module):
-    """Three stride-2 convolutions and global pooling: (B, 3, H, W) -> (B, 64). For CPU tests."""
+    """Three stride-2 convolution + batch-norm + ReLU stages and global pooling:
+    (B, 3, H, W) -> (B, 64). For CPU runs (without the batch norms the pooled features of
+    different people differed by ~0.1 %, below the later normalisations' epsilon)."""
 
     out_dim = 64
 
     def __init__(self) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(3, 16, 3, 2, 1),
-            nn.ReLU(),
-            nn.Conv2d(16, 32, 3, 2, 1),
-            nn.ReLU(),
-            nn.Conv2d(32, 64, 3, 2, 1),
-            nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
-        )
+        layers: list[nn.Module] = []
+        for a, b in ((3, 16), (16, 32), (32, 64)):
+            layers += [nn.Conv2d(a, b, 3, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
+        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.net(x)
@@ -120,7 +129,9 @@ def resnet50_backbone(weights: str | None) -> nn.Module:
 
 class VisionBranch(nn.Module):
     """Backbone per frame -> MLP to D -> bidirectional GRU. ``(B, T, 3, H, W) -> (B, T, D)``
-    (images float in [0, 1]; normalised with ImageNet statistics here)."""
+    (images float in [0, 1]; normalised with ImageNet statistics here). The backbone features
+    are batch-normalised before the MLP: the room behind the person is the same in every clip
+    and otherwise dominates them (see :class:`RFBranch`)."""
 
     mean: torch.Tensor
     std: torch.Tensor
@@ -136,8 +147,11 @@ class VisionBranch(nn.Module):
         if cfg.freeze_backbone:
             for p in self.backbone.parameters():
                 p.requires_grad_(False)
+        self.norm = nn.BatchNorm1d(feat)
+        self.box_features = cfg.box_features
+        self.box_norm = nn.BatchNorm1d(BOX_FEATURES) if cfg.box_features else None
         self.mlp = nn.Sequential(
-            nn.Linear(feat, cfg.vision_mlp_hidden),
+            nn.Linear(feat + (BOX_FEATURES if cfg.box_features else 0), cfg.vision_mlp_hidden),
             nn.ReLU(),
             nn.Linear(cfg.vision_mlp_hidden, cfg.embed_dim),
         )
@@ -145,10 +159,17 @@ class VisionBranch(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, boxes: torch.Tensor | None = None) -> torch.Tensor:
+        """images (B, T, 3, H, W) in [0, 1], boxes (B, T, 6) (``pipeline.person_boxes``; zeros
+        when not given) -> (B, T, D)."""
         b, t = images.shape[:2]
         x = (images.flatten(0, 1) - self.mean) / self.std
-        f = self.mlp(self.backbone(x)).view(b, t, -1)
+        f = self.norm(self.backbone(x))
+        if self.box_norm is not None:
+            if boxes is None:
+                boxes = images.new_zeros(b, t, BOX_FEATURES)
+            f = torch.cat([f, self.box_norm(boxes.flatten(0, 1))], -1)
+        f = self.mlp(f).view(b, t, -1)
         out: torch.Tensor = self.gru(f)[0]
         return out
 
@@ -204,9 +225,13 @@ class MissionModel(nn.Module):
         return e_r, e_v, y_r, y_v
 
     def forward(
-        self, points: torch.Tensor, mask: torch.Tensor, images: torch.Tensor
+        self,
+        points: torch.Tensor,
+        mask: torch.Tensor,
+        images: torch.Tensor,
+        boxes: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        e_r, e_v, y_r, y_v = self.coordinate(self.rf(points, mask), self.vision(images))
+        e_r, e_v, y_r, y_v = self.coordinate(self.rf(points, mask), self.vision(images, boxes))
         b, t = y_r.shape[:2]
         return {
             "e_r": e_r,

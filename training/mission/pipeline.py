@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from training.mission.config import MissionConfig
 from training.mission.models import MissionModel, cross_modal_triplet
-from training.mission.reid import cmc_map, gallery_size_sweep
+from training.mission.reid import cmc_map, gallery_size_sweep, random_ranking_chance
 from training.mmjoints.pipeline import pick_device, root_of
 from training.mmjoints.pointdata import pad_point_frames, rig_points
 
@@ -42,6 +42,7 @@ class Clips:
             kept: it is identity information), log-compressed intensity.
         mask: (S, T, N).
         images: (S, T, 3, H, W) uint8.
+        boxes: (S, T, 6) the person's box in each camera frame (:func:`person_boxes`).
         pose: (S, T, J, 3) root-relative ground-truth joints, metres.
         subject, take: (S,) identity and take ids.
     """
@@ -49,6 +50,7 @@ class Clips:
     points: NDArray[np.float32]
     mask: NDArray[np.bool_]
     images: NDArray[np.uint8]
+    boxes: NDArray[np.float32]
     pose: NDArray[np.float32]
     subject: NDArray[np.str_]
     take: NDArray[np.str_]
@@ -61,6 +63,7 @@ class Clips:
             self.points[idx],
             self.mask[idx],
             self.images[idx],
+            self.boxes[idx],
             self.pose[idx],
             self.subject[idx],
             self.take[idx],
@@ -81,7 +84,7 @@ def collect_clips(source: Any, seq_ids: Sequence[str], cfg: MissionConfig) -> Cl
 
     d = cfg.data
     landmarks = get_schema(d.skeleton).landmarks
-    out: dict[str, list[Any]] = {k: [] for k in ("p", "m", "i", "k", "s", "t")}
+    out: dict[str, list[Any]] = {k: [] for k in ("p", "m", "i", "b", "k", "s", "t")}
     for seq_id in seq_ids:
         seq = source.sequence(seq_id)
         if d.actions is not None and seq.attrs.get("action") not in d.actions:
@@ -89,9 +92,11 @@ def collect_clips(source: Any, seq_ids: Sequence[str], cfg: MissionConfig) -> Cl
         camera = d.camera or seq.cameras[0]
         gt = np.asarray(seq.labels(d.skeleton)["keypoints_3d"], np.float64)
         pts = rig_points(seq, 0, seq.num_frames, radars=d.radars)
-        images = _resize(
-            np.asarray(seq.read_images(camera, 0, seq.num_frames)), cfg.model.image_size
-        )
+        raw = np.asarray(seq.read_images(camera, 0, seq.num_frames))
+        boxes = person_boxes(raw)
+        images = _resize(raw, cfg.model.image_size)
+        if d.subtract_background:
+            images = foreground(images)
         for s in range(0, seq.num_frames - d.clip_frames + 1, d.clip_stride):
             sl = slice(s, s + d.clip_frames)
             if not np.isfinite(gt[sl]).all():
@@ -104,6 +109,7 @@ def collect_clips(source: Any, seq_ids: Sequence[str], cfg: MissionConfig) -> Cl
             out["p"].append(p)
             out["m"].append(m)
             out["i"].append(images[sl])
+            out["b"].append(boxes[sl])
             out["k"].append((gt[sl] - root_of(gt[sl], landmarks)[:, None]).astype(np.float32))
             out["s"].append(str(seq.attrs["subject"]))
             out["t"].append(seq_id)
@@ -113,10 +119,48 @@ def collect_clips(source: Any, seq_ids: Sequence[str], cfg: MissionConfig) -> Cl
         np.stack(out["p"]),
         np.stack(out["m"]),
         np.stack(out["i"]),
+        np.stack(out["b"]),
         np.stack(out["k"]),
         np.array(out["s"]),
         np.array(out["t"]),
     )
+
+
+def foreground(images: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """Background subtraction of a fixed camera's take: (F, 3, H, W) -> 128 + (frame - per-pixel
+    median of the take) / 2, so the room (the same in every clip, and most of every frame)
+    becomes flat grey and only the moving person is left."""
+    x = images.astype(np.int16)
+    bg = np.median(x, axis=0, keepdims=True).astype(np.int16)
+    return np.asarray(np.clip(128 + (x - bg) // 2, 0, 255), np.uint8)
+
+
+def person_boxes(frames: NDArray[np.uint8], threshold: int = 40) -> NDArray[np.float32]:
+    """The moving person's box in every frame of a fixed camera's take, at the frames' own
+    resolution (a background-subtraction detector): (F, H, W, 3) uint8 -> (F, 6) float32
+    ``(top, bottom, left, right, area, visible)``, rows / columns as fractions of the image
+    height / width, area the foreground share of the image; all 0 where nothing moves.
+
+    With a calibrated, fixed camera the bottom row gives the distance along the floor and
+    the top-to-bottom extent the person's stature, as the radar's heights do."""
+    x = frames.astype(np.int16)
+    bg = np.median(x, axis=0, keepdims=True).astype(np.int16)
+    fg = np.abs(x - bg).sum(-1) > threshold  # (F, H, W)
+    f, h, w = fg.shape
+    out = np.zeros((f, 6), np.float32)
+    for k in range(f):
+        rows, cols = np.flatnonzero(fg[k].any(1)), np.flatnonzero(fg[k].any(0))
+        if len(rows) == 0:
+            continue
+        out[k] = (
+            rows[0] / h,
+            (rows[-1] + 1) / h,
+            cols[0] / w,
+            (cols[-1] + 1) / w,
+            fg[k].mean(),
+            1.0,
+        )
+    return out
 
 
 #: intensities are linear power in ADC units; log1p(I / scale) keeps them O(1)
@@ -179,10 +223,12 @@ class PairSampler:
 
 
 def _tensors(c: Clips, idx: NDArray[np.int64], device: torch.device) -> tuple[torch.Tensor, ...]:
+    """(points, mask, images in [0, 1], boxes, pose) of clips ``idx``."""
     return (
         torch.as_tensor(c.points[idx], device=device),
         torch.as_tensor(c.mask[idx], device=device),
         torch.as_tensor(c.images[idx], device=device).float() / 255.0,
+        torch.as_tensor(c.boxes[idx], device=device),
         torch.as_tensor(c.pose[idx], device=device),
     )
 
@@ -201,9 +247,9 @@ def mission_step(
     device: torch.device,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss of one batch of pairs: alpha * L_pose + beta * L_triplet."""
-    pr, mr, _, pose_r = _tensors(clips, radar, device)
-    _, _, iv, pose_v = _tensors(clips, camera, device)
-    r, v = model.rf(pr, mr), model.vision(iv)
+    pr, mr, _, _, pose_r = _tensors(clips, radar, device)
+    _, _, iv, bv, pose_v = _tensors(clips, camera, device)
+    r, v = model.rf(pr, mr), model.vision(iv, bv)
     dist = model.pair_distances(r, v)
     subj = _ids(np.concatenate([clips.subject[radar], clips.subject[camera]]), device)
     take = _ids(np.concatenate([clips.take[radar], clips.take[camera]]), device)
@@ -244,11 +290,11 @@ def evaluate_reid(
     model.eval()
     feats_r, feats_v = [], []
     for i in range(0, len(query), 32):
-        p, m, _, _ = _tensors(clips, query[i : i + 32], device)
+        p, m, _, _, _ = _tensors(clips, query[i : i + 32], device)
         feats_r.append(model.rf(p, m))
     for i in range(0, len(gallery), 32):
-        _, _, im, _ = _tensors(clips, gallery[i : i + 32], device)
-        feats_v.append(model.vision(im))
+        _, _, im, bx, _ = _tensors(clips, gallery[i : i + 32], device)
+        feats_v.append(model.vision(im, bx))
     r, v = torch.cat(feats_r), torch.cat(feats_v)
     dist = model.pair_distances(r, v).cpu().numpy()
     valid = clips.take[query][:, None] != clips.take[gallery][None]
@@ -267,6 +313,7 @@ def evaluate_reid(
         "CMC_%": {f"top{k + 1}": 100.0 * float(cmc[k]) for k in range(10)},
         "mAP_%": 100.0 * m_ap,
         "chance_top1_%": 100.0 / max(n_ids, 1),
+        "chance_random_ranking_%": random_ranking_chance(q_ids, g_ids, valid=valid, seed=cfg.seed),
         "gallery_size_sweep": {
             str(k): val
             for k, val in gallery_size_sweep(

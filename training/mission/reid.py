@@ -90,3 +90,32 @@ def gallery_size_sweep(
             "chance_top1_%": 100.0 / size,
         }
     return out
+
+
+def random_ranking_chance(
+    query_ids: ArrayLike,
+    gallery_ids: ArrayLike,
+    *,
+    valid: ArrayLike | None = None,
+    repeats: int = 20,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Chance levels of :func:`cmc_map` on this query x gallery set: the mean top-1 / top-5 / mAP
+    (%) of ``repeats`` random distance matrices (clip-level CMC: with many gallery clips per
+    identity, chance top-k is not k times chance top-1)."""
+    q_ids, g_ids = np.asarray(query_ids), np.asarray(gallery_ids)
+    rng = np.random.default_rng(seed)
+    top1, top5, maps = [], [], []
+    for _ in range(repeats):
+        cmc, m, n = cmc_map(rng.random((len(q_ids), len(g_ids))), q_ids, g_ids, valid=valid)
+        if n:
+            top1.append(cmc[0])
+            top5.append(cmc[4])
+            maps.append(m)
+    if not top1:
+        return {"top1_%": float("nan"), "top5_%": float("nan"), "mAP_%": float("nan")}
+    return {
+        "top1_%": 100.0 * float(np.mean(top1)),
+        "top5_%": 100.0 * float(np.mean(top5)),
+        "mAP_%": 100.0 * float(np.mean(maps)),
+    }

@@ -68,6 +68,9 @@ class MmJointsDataConfig:
         torso_length: D0 in those units; null = mean torso length of the training labels.
         intensity_scale: point intensities are divided by this; null = calibrated on the
             training frames (``descriptors.calibrate_intensity_scale``).
+        min_point_distance_m: point-joint distances in psi are at least this (about the
+            position resolution of radar points: 4 cm range bins, ~10 cm angle bins at 3 m);
+            0 = the bare formula (one point next to a joint then decides the frame's xi).
         pck_thresholds_m: PCK thresholds of the refined-pose evaluation, metres.
     """
 
@@ -78,16 +81,26 @@ class MmJointsDataConfig:
     length_unit_m: float = 0.01
     torso_length: float | None = None
     intensity_scale: float | None = None
+    min_point_distance_m: float = 0.1
     pck_thresholds_m: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2])
 
     def validate(self) -> None:
+        if self.min_point_distance_m < 0:
+            raise ConfigError("data.min_point_distance_m must be >= 0")
         if self.window < 1 or self.max_points < 1 or self.length_unit_m <= 0:
             raise ConfigError("data.window, data.max_points >= 1 and data.length_unit_m > 0")
 
 
 @dataclass
 class MmJointsOptimConfig:
-    """Adam settings of each stage."""
+    """Adam settings of each stage.
+
+    Attributes:
+        baseline_cross_fit_folds: with the point-cloud baseline as the base model, k >= 2
+            predicts the training sequences' base poses with baselines trained on the other
+            folds of the training subjects; 0 or 1 (default): with the baseline trained on all
+            of them (docs/mmjoints.md: with few subjects the fold baselines are much weaker).
+    """
 
     lr: float = 1e-3
     weight_decay: float = 1e-5
@@ -95,6 +108,7 @@ class MmJointsOptimConfig:
     epochs: int = 30
     baseline_epochs: int = 30
     activity_epochs: int = 40
+    baseline_cross_fit_folds: int = 0
 
     def validate(self) -> None:
         if self.lr <= 0 or self.batch_size < 2 or self.epochs < 1:

@@ -91,14 +91,21 @@ def calibrate_intensity_scale(
     frames_joints: Sequence[NDArray[np.float64]],
     *,
     length_unit_m: float,
+    min_distance_m: float = 0.0,
 ) -> float:
     """Scale s such that psi computed with I / s has a unit median spread (std over joints) over
-    the given frames; 1.0 when nothing can be measured."""
+    the given frames; 1.0 when nothing can be measured. ``min_distance_m`` as in
+    :func:`ground_truth_descriptors`."""
     spreads = []
     for pts, joints in zip(frames_points, frames_joints, strict=True):
         if len(pts) == 0 or not np.isfinite(joints).all():
             continue
-        psi = sensing_psi(pts[:, :3] / length_unit_m, pts[:, 4], joints / length_unit_m)
+        psi = sensing_psi(
+            pts[:, :3] / length_unit_m,
+            pts[:, 4],
+            joints / length_unit_m,
+            min_distance=min_distance_m / length_unit_m,
+        )
         spreads.append(float(psi.std()))
     positive = [s for s in spreads if s > 0]
     return float(np.median(positive)) if positive else 1.0
@@ -112,6 +119,7 @@ def ground_truth_descriptors(
     torso_length: float,
     length_unit_m: float,
     intensity_scale: float,
+    min_distance_m: float = 0.0,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """xi and kappa of every frame of a sequence.
 
@@ -122,6 +130,9 @@ def ground_truth_descriptors(
         torso_length: D0 in ``length_unit_m``.
         length_unit_m: metres per distance unit of the formulas.
         intensity_scale: intensities are divided by this.
+        min_distance_m: point-joint distances below this are raised to it in psi (0 = the bare
+            formula, whose 1 / d^2 lets one point within a few cm of a joint decide every xi of
+            the frame although radar points are only placed to ~10 cm).
 
     Returns:
         xi (F, J) (psi measured around the ground-truth joints), kappa (F, J); NaN where the
@@ -135,7 +146,12 @@ def ground_truth_descriptors(
         if not np.isfinite(g[k]).all():
             continue
         pts = points[k]
-        psi = sensing_psi(pts[:, :3] / length_unit_m, pts[:, 4] / intensity_scale, g[k])
+        psi = sensing_psi(
+            pts[:, :3] / length_unit_m,
+            pts[:, 4] / intensity_scale,
+            g[k],
+            min_distance=min_distance_m / length_unit_m,
+        )
         xi[k] = sensing_score(psi)
     kappa = reliability_score(np.linalg.norm(p - g, axis=-1), torso_length)
     return xi, kappa

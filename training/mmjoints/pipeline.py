@@ -192,6 +192,46 @@ def baseline_predictions(
     return out
 
 
+def cross_fitted_predictions(
+    source: Any,
+    train_ids: Sequence[str],
+    train_windows: Windows,
+    cfg: MmJointsConfig,
+    scale: float,
+    device: torch.device,
+    log: Any = print,
+) -> dict[str, NDArray[np.float64]]:
+    """Baseline predictions of the training sequences from baselines that did not see them:
+    the training subjects are split into ``optim.baseline_cross_fit_folds`` folds and each
+    fold is predicted by a baseline trained on the others. Without it, the base poses of the
+    training set are nearly exact (the baseline fits its training data), so mmJoints learns
+    kappa ~ 1 and no corrections, and meets much larger errors at test time. Empty when
+    cross-fitting is off or there are fewer than 2 subjects."""
+    folds = cfg.optim.baseline_cross_fit_folds
+    subject = {s: str(source.sequence(s).attrs.get("subject", s)) for s in train_ids}
+    subjects = sorted(set(subject.values()))
+    if folds < 2 or len(subjects) < 2:
+        return {}
+    fold_of = {name: i % min(folds, len(subjects)) for i, name in enumerate(subjects)}
+    out: dict[str, NDArray[np.float64]] = {}
+    for k in sorted(set(fold_of.values())):
+        held = [s for s in train_ids if fold_of[subject[s]] == k]
+        keep = np.flatnonzero(~np.isin(train_windows.seq, held))
+        part = Windows(
+            train_windows.points[keep],
+            train_windows.mask[keep],
+            [train_windows.last_points[i] for i in keep],
+            train_windows.gt[keep],
+            train_windows.seq[keep],
+            train_windows.frame[keep],
+            train_windows.action[keep],
+        )
+        log(f"cross-fitting fold {k + 1}: baseline on {len(part)} windows, predicts {held}")
+        model = train_baseline(part, cfg, scale, device, log)
+        out.update(baseline_predictions(model, source, held, cfg, scale, device))
+    return out
+
+
 # --- mmJoints ---------------------------------------------------------------------------------
 
 
@@ -282,6 +322,7 @@ def prepare(
         torso_length=torso,
         length_unit_m=cfg.data.length_unit_m,
         intensity_scale=iscale,
+        min_distance_m=cfg.data.min_point_distance_m,
     )
     xi = np.nan_to_num(xi, nan=0.5)
     root = root_of(base_kp, landmarks)
@@ -534,7 +575,10 @@ def run_mmjoints(
     unit = cfg.data.length_unit_m
     torso = cfg.data.torso_length or float(np.nanmean(torso_lengths(tr_w.gt, landmarks)) / unit)
     iscale = cfg.data.intensity_scale or calibrate_intensity_scale(
-        tr_w.last_points, list(tr_w.gt), length_unit_m=unit
+        tr_w.last_points,
+        list(tr_w.gt),
+        length_unit_m=unit,
+        min_distance_m=cfg.data.min_point_distance_m,
     )
     log(
         f"{len(tr_w)} training / {len(te_w)} test windows; D0 = {torso:.2f} x {unit} m; "
@@ -542,7 +586,11 @@ def run_mmjoints(
     )
     if base in (None, "baseline"):
         bl = train_baseline(tr_w, cfg, iscale, device, log)
-        base_preds = baseline_predictions(bl, source, train_ids + test_ids, cfg, iscale, device)
+        base_preds = baseline_predictions(bl, source, test_ids, cfg, iscale, device)
+        base_preds.update(
+            cross_fitted_predictions(source, train_ids, tr_w, cfg, iscale, device, log)
+            or baseline_predictions(bl, source, train_ids, cfg, iscale, device)
+        )
         write_predictions(
             out / "base_predictions.npz",
             base_preds,
@@ -603,6 +651,7 @@ def run_mmjoints(
         "torso_length_D0": torso,
         "length_unit_m": unit,
         "intensity_scale": iscale,
+        "min_point_distance_m": cfg.data.min_point_distance_m,
         "gmm_clusters": clusters,
         "gmm_bic": bics,
         "descriptors": {

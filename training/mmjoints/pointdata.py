@@ -9,9 +9,11 @@ radar pose stored in the sequence attributes and keeps the columns the models us
 
 :func:`build_simulated_point_dataset` is an in-memory stand-in for ``acq-record`` +
 ``dataset-build --representations points``: the same simulator, the same CFAR point detector
-(:func:`dataset_tools.dsp.pointcloud.detect_points`), RGB frames rendered by the simulated camera,
+(:func:`dataset_tools.dsp.pointcloud.detect_points`; by default with wider CFAR windows and no
+peak grouping, ``SimPointSpec.detector``), RGB frames rendered by the simulated camera,
 labels converted from the simulator's exact joints. Takes of one subject share the body (size,
-proportions, scatterer layout) and differ in motion (rates, phases, start point, heading), so
+proportions, scatterer layout) and the gait (cadence, stride, arm swing, knee flexion, lean; a
+2 % jitter per take) and differ in motion (phases, wave rates, start point, heading), so
 re-identification has to rely on the body and the gait, as with real people.
 Usable from the commands as ``--dataset simpoints:subjects=6,takes=4,frames=32``.
 """
@@ -159,6 +161,16 @@ class SimPointSequence(MemorySequence):
         return super().mask(stream)
 
 
+#: keyword arguments of ``detect_points`` per ``SimPointSpec.detector``; guard / train are
+#: (Doppler, range) cells per side. A walking person spans ~10 range bins (4.3 cm each) and
+#: ~20 Doppler bins: with the narrow ``oob`` windows the body itself raises the noise estimate,
+#: and peak grouping then keeps about one cell per body.
+POINT_DETECTORS: dict[str, dict[str, Any]] = {
+    "people": {"guard": (2, 4), "train": (8, 16), "group_peaks": False},
+    "oob": {"guard": (2, 2), "train": (4, 8), "group_peaks": True},
+}
+
+
 @dataclass(frozen=True)
 class SimPointSpec:
     """What to simulate.
@@ -170,6 +182,11 @@ class SimPointSpec:
         frames: frames per take (10 frames/s).
         image_size: side of the square rendered RGB frames (0 = no camera).
         points_pfa: CFAR false-alarm probability (``dataset-build`` uses 1e-5).
+        detector: CFAR windows of the point detector (:data:`POINT_DETECTORS`): ``people``
+            (default; wide guard and training windows, no peak grouping: ~40 points per radar
+            frame on a person, like TI's people-tracking chain) or ``oob`` (the out-of-box
+            demo's narrow windows and peak grouping, ``dataset-build``'s setting: 1-3 points
+            per radar frame on the simulated person, who fills the training cells).
         seed: master seed.
     """
 
@@ -179,7 +196,12 @@ class SimPointSpec:
     frames: int = 24
     image_size: int = 64
     points_pfa: float = 1e-3
+    detector: str = "people"
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.detector not in POINT_DETECTORS:
+            raise ValueError(f"detector must be one of {', '.join(POINT_DETECTORS)}")
 
 
 def parse_simpoints_spec(text: str) -> SimPointSpec:
@@ -195,6 +217,8 @@ def parse_simpoints_spec(text: str) -> SimPointSpec:
             kwargs[key] = tuple(v for v in value.split("+") if v)
         elif key == "points_pfa":
             kwargs[key] = float(value)
+        elif key == "detector":
+            kwargs[key] = value.strip()
         else:
             kwargs[key] = int(value)
     return SimPointSpec(**kwargs)
@@ -260,6 +284,7 @@ def _simulate_take(
         heading=heading,
         floor_z=-1.0,
         seed=int(rng.integers(2**31)),
+        gait=scene.gait,
     )
     joints = np.empty((spec.frames, 20, 3))
     adc: dict[str, list[NDArray[np.complex64]]] = {r.name: [] for r in radars}
@@ -272,7 +297,10 @@ def _simulate_take(
             images.append(frame.rgb)
     points = {
         name: split_points_by_frame(
-            detect_points(np.stack(cubes), params, pfa=spec.points_pfa), spec.frames
+            detect_points(
+                np.stack(cubes), params, pfa=spec.points_pfa, **POINT_DETECTORS[spec.detector]
+            ),
+            spec.frames,
         )
         for name, cubes in adc.items()
     }

@@ -3,9 +3,13 @@
     python -m training.evidence --out runs/evidence            # both models, tiny configs, CPU
     python -m training.evidence --models hupr --epochs 4 --subjects 3 --frames 32
     python -m training.evidence --dataset /tmp/S.zarr --held-out S04   # a dataset-build output
+    python -m training.evidence --record runs/evidence_takes   # record + dataset-build, then train
 
 Simulates ``--subjects`` subjects doing ``--actions`` (``training.data.simulated``), or opens
-``--dataset``, trains each model with its tiny config (``training/configs/<model>_tiny.yaml``;
+``--dataset``, or (``--record ROOT``) records one 5 s take per subject and action with the
+simulated rig (``dual_radar_sim.yaml``, subject seed 100 + k: another body and gait each), builds
+them with ``dataset-build`` (VRDAE + RD, no images) into ``ROOT/evidence.zarr`` and uses that;
+then trains each model with its tiny config (``training/configs/<model>_tiny.yaml``;
 the paper configs are far larger) on all subjects but the held-out one (default the last),
 evaluates on it (LOPO fold) and prints AP / AP50 / AP75 / MPJPE / PCK against the
 mean-pose baseline (every frame gets the mean training pose). Fixed seeds; the JSON report goes
@@ -23,10 +27,57 @@ from typing import Any
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 
+SIM_RIG = Path(__file__).resolve().parents[1] / "sensor_configs" / "rigs" / "dual_radar_sim.yaml"
+
 TINY_CONFIGS = {
     "hupr": CONFIGS / "hupr_tiny.yaml",
     "millimamba": CONFIGS / "millimamba_tiny.yaml",
 }
+
+
+def record_and_build(
+    root: Path, subjects: int, actions: list[str], *, seconds: float = 5.0, seed: int = 0
+) -> Path:
+    """Record ``subjects`` x ``actions`` takes on the simulated rig (session ``evidence``) and
+    build them with dataset-build; returns the dataset path. Takes already there are kept."""
+    import yaml
+
+    from acquisition.cli.acq_record import record_take
+    from acquisition.recorder import TakeInfo
+    from dataset_tools.build import BuildConfig, build_dataset
+    from dataset_tools.representations import RepresentationConfig
+
+    sessions, rigs = root / "sessions", root / "rigs"
+    rigs.mkdir(parents=True, exist_ok=True)
+    for k in range(subjects):
+        for action in actions:
+            doc = yaml.safe_load(SIM_RIG.read_text(encoding="utf-8"))
+            for radar in doc["radars"]:
+                radar["cfg"] = str((SIM_RIG.parent / radar["cfg"]).resolve())
+            sim = doc.setdefault("simulation", {})
+            sim["seed"] = seed + 10 * k + len(action)  # radar noise draws
+            sim.setdefault("subject", {}).update({"seed": 100 + k, "action": action})
+            subject, take = f"S{k + 1:02d}", f"S{k + 1:02d}_{action}"
+            rig = rigs / f"{take}.yaml"
+            rig.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+            if not (sessions / "evidence" / take).exists():
+                info = TakeInfo(session="evidence", take=take, subject=subject, action=action)
+                record_take(rig, info, seconds, sessions_root=sessions, quiet=True)
+                print(f"recorded {take}", flush=True)
+    out = root / "evidence.zarr"
+    build_dataset(
+        BuildConfig(
+            sessions=("evidence",),
+            sessions_root=sessions,
+            out=out,
+            representations=RepresentationConfig(names=("vrdae", "rd")),
+            rgb=False,
+            depth=False,
+            overwrite=True,
+            quiet=True,
+        )
+    )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         "simulated-rig takes of several subjects) or a sim: spec",
     )
     parser.add_argument("--held-out", help="subject to test on (default: the last one)")
+    parser.add_argument(
+        "--record",
+        metavar="ROOT",
+        help="record --subjects x --actions 5 s takes on the simulated rig under ROOT, build "
+        "them with dataset-build and train on that dataset",
+    )
     args = parser.parse_args(argv)
 
     from training.config import load_config
@@ -70,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     cache = Path(args.cache) if args.cache else None
     ds: DatasetSource
+    if args.record:
+        args.dataset = str(record_and_build(Path(args.record), args.subjects, args.actions))
     if args.dataset:
         ds = open_training_dataset(args.dataset)
     elif cache is not None and cache.exists():

@@ -134,26 +134,22 @@ class SimulatedScene:
         rng = np.random.default_rng(subject_seed)
         self.body = SubjectBody.sample(rng)
         self.motion_seed = int(rng.integers(2**31))
-        self.motion = PersonMotion(
-            action,
-            body=self.body,
-            start_position=start_position,
-            heading=heading,
-            floor_z=floor_z,
-            seed=self.motion_seed,
-        )
-        self.layout = PersonScattererLayout.sample(self.motion.joints_at(0.0)[0], rng=rng)
+
+        def motion(gait: SubjectGait | None) -> PersonMotion:
+            return PersonMotion(
+                action,
+                body=self.body,
+                start_position=start_position,
+                heading=heading,
+                floor_z=floor_z,
+                seed=self.motion_seed,
+                gait=gait,
+            )
+
+        self.layout = PersonScattererLayout.sample(motion(None).joints_at(0.0)[0], rng=rng)
         # drawn last so that the body, motion seed and layout of a subject seed are unchanged
         self.gait = SubjectGait.sample(rng)
-        self.motion = PersonMotion(
-            action,
-            body=self.body,
-            start_position=start_position,
-            heading=heading,
-            floor_z=floor_z,
-            seed=self.motion_seed,
-            gait=self.gait,
-        )
+        self.motion = motion(self.gait)
         self.render_style = render_style or RenderStyle(floor_z=floor_z)
         self._renderer = (
             RgbdRenderer(camera, style=self.render_style) if camera is not None else None

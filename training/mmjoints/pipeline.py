@@ -70,6 +70,18 @@ class Windows:
     def __len__(self) -> int:
         return len(self.frame)
 
+    def subset(self, index: NDArray[np.int64]) -> Windows:
+        """The windows at ``index`` (in that order)."""
+        return Windows(
+            self.points[index],
+            self.mask[index],
+            [self.last_points[i] for i in index],
+            self.gt[index],
+            self.seq[index],
+            self.frame[index],
+            self.action[index],
+        )
+
 
 def collect_windows(
     source: Any, seq_ids: Sequence[str], cfg: MmJointsConfig, *, rng: np.random.Generator | None
@@ -217,15 +229,7 @@ def cross_fitted_predictions(
     for k in sorted(set(fold_of.values())):
         held = [s for s in train_ids if fold_of[subject[s]] == k]
         keep = np.flatnonzero(~np.isin(train_windows.seq, held))
-        part = Windows(
-            train_windows.points[keep],
-            train_windows.mask[keep],
-            [train_windows.last_points[i] for i in keep],
-            train_windows.gt[keep],
-            train_windows.seq[keep],
-            train_windows.frame[keep],
-            train_windows.action[keep],
-        )
+        part = train_windows.subset(keep)
         log(f"cross-fitting fold {k + 1}: baseline on {len(part)} windows, predicts {held}")
         model = train_baseline(part, cfg, scale, device, log)
         out.update(baseline_predictions(model, source, held, cfg, scale, device))
@@ -305,15 +309,7 @@ def prepare(
     base_kp = np.stack([base[s][f] for s, f in zip(w.seq, w.frame, strict=True)])
     keep = np.isfinite(base_kp).all(axis=(1, 2))
     sel = np.flatnonzero(keep)
-    w = Windows(
-        w.points[sel],
-        w.mask[sel],
-        [w.last_points[i] for i in sel],
-        w.gt[sel],
-        w.seq[sel],
-        w.frame[sel],
-        w.action[sel],
-    )
+    w = w.subset(sel)
     base_kp = base_kp[sel]
     xi, kappa = ground_truth_descriptors(
         w.last_points,

@@ -85,6 +85,7 @@ def bench_mmjoints(size: str, batch: int, device: torch.device, repeats: int, st
         "gt_rel": torch.randn(batch, 3 * j, device=device) * 0.3,
         "gt_pose_rel": torch.randn(batch, 3 * j, device=device) * 0.3,
         "xi": torch.rand(batch, j, device=device),
+        "xi_obs": torch.rand(batch, j, device=device),
         "kappa": torch.rand(batch, j, device=device),
         "cluster": torch.randint(0, 4, (batch,), device=device),
     }
@@ -98,7 +99,7 @@ def bench_mmjoints(size: str, batch: int, device: torch.device, repeats: int, st
 
     @torch.no_grad()
     def infer() -> None:
-        model(b["points"], b["mask"], b["base_rel"])
+        model(b["points"], b["mask"], b["base_rel"], b["xi_obs"])
 
     model.train()
     t_train = _timed(train, device, repeats, steps)

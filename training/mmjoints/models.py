@@ -200,7 +200,8 @@ class MmJoints(nn.Module):
     """The whole mmJoints model around a black-box pose estimator.
 
     Inputs of :meth:`forward`: points (B, K, N, 5) relative to the base pose's root, mask
-    (B, K, N), base pose (B, J*3) root-relative. Outputs: the signal Gaussian, the generated
+    (B, K, N), base pose (B, J*3) root-relative, xi_obs (B, J) the sensing score measured at the
+    base joints (see :meth:`descriptors`). Outputs: the signal Gaussian, the generated
     mixture, the weighted Jeffrey bound (B,), the condition vector (B, D_C = 2 D_S + 1), refined
     root-relative pose (B, J*3), descriptors xi and kappa (B, J).
     """
@@ -226,11 +227,29 @@ class MmJoints(nn.Module):
         self.generator = LatentMixtureGenerator(basis.shape[0], hidden, signal_dim, components)
         self.cond_dim = 2 * signal_dim + 1
         self.refiner = mlp([pose_dim + self.cond_dim, hidden, hidden, pose_dim])
-        self.xi_head = nn.Sequential(mlp([pose_dim + self.cond_dim, hidden, hidden, num_joints]))
-        self.kappa_head = nn.Sequential(mlp([pose_dim + self.cond_dim, hidden, hidden, num_joints]))
+        head_in = pose_dim + self.cond_dim
+        self.xi_head = nn.Sequential(mlp([head_in + num_joints, hidden, hidden, num_joints]))
+        self.kappa_head = nn.Sequential(mlp([head_in, hidden, hidden, num_joints]))
+
+    def descriptors(
+        self, x: torch.Tensor, xi_obs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(xi, kappa) (B, J) from the head input ``x`` = [base pose, condition] (B, P + D_C).
+
+        ``xi_obs`` (B, J) is the sensing score measured around the *base* joints (the formula
+        of :func:`~training.mmjoints.descriptors.sensing_score` with the predicted pose in place
+        of the unknown ground truth); the xi branch predicts a correction of its logit.
+        """
+        prior = torch.logit(xi_obs.clamp(1e-3, 1.0 - 1e-3))
+        xi = torch.sigmoid(prior + self.xi_head(torch.cat([x, xi_obs], dim=-1)))
+        return xi, torch.sigmoid(self.kappa_head(x))
 
     def forward(
-        self, points: torch.Tensor, mask: torch.Tensor, base_pose: torch.Tensor
+        self,
+        points: torch.Tensor,
+        mask: torch.Tensor,
+        base_pose: torch.Tensor,
+        xi_obs: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
         mu_s, logvar_s, logits = self.signal(points, mask)
         z_mu, _ = self.vae.encode(base_pose)
@@ -239,6 +258,7 @@ class MmJoints(nn.Module):
         mixture_mean = (phi.unsqueeze(-1) * mu_c).sum(1)
         cond = torch.cat([mu_s, mixture_mean, torch.log1p(bound).unsqueeze(-1)], dim=-1)
         x = torch.cat([base_pose, cond], dim=-1)
+        xi, kappa = self.descriptors(x, xi_obs)
         return {
             "mu_s": mu_s,
             "logvar_s": logvar_s,
@@ -249,8 +269,8 @@ class MmJoints(nn.Module):
             "bound": bound,
             "cond": cond,
             "refined": base_pose + self.refiner(x),
-            "xi": torch.sigmoid(self.xi_head(x)),
-            "kappa": torch.sigmoid(self.kappa_head(x)),
+            "xi": xi,
+            "kappa": kappa,
         }
 
 

@@ -288,6 +288,7 @@ class Prepared:
     gt_rel: torch.Tensor  # (S, J*3) ground truth relative to the base pose's root
     gt_pose_rel: torch.Tensor  # (S, J*3) ground truth relative to its own root (pose shape)
     xi: torch.Tensor  # (S, J)
+    xi_obs: torch.Tensor  # (S, J) sensing score measured at the base joints (a model input)
     kappa: torch.Tensor  # (S, J)
     cluster: torch.Tensor  # (S,)
     root: NDArray[np.float64]  # (S, 3) base root, rig frame
@@ -321,6 +322,17 @@ def prepare(
         min_distance_m=cfg.data.min_point_distance_m,
     )
     xi = np.nan_to_num(xi, nan=0.5)
+    # the same formula around the base model's joints: what the points say without ground truth
+    xi_obs, _ = ground_truth_descriptors(
+        w.last_points,
+        base_kp,
+        base_kp,
+        torso_length=torso,
+        length_unit_m=cfg.data.length_unit_m,
+        intensity_scale=iscale,
+        min_distance_m=cfg.data.min_point_distance_m,
+    )
+    xi_obs = np.nan_to_num(xi_obs, nan=0.5)
     root = root_of(base_kp, landmarks)
     gt_root = root_of(w.gt, landmarks)
     gt_pose = (w.gt - gt_root[:, None]).reshape(len(sel), -1)
@@ -336,6 +348,7 @@ def prepare(
         gt_rel=t((w.gt - root[:, None]).reshape(len(sel), -1)),
         gt_pose_rel=t(gt_pose),
         xi=t(xi),
+        xi_obs=t(xi_obs),
         kappa=t(kappa),
         cluster=t(gmm.predict(gt_pose), torch.long),
         root=root,
@@ -369,7 +382,7 @@ def mmjoints_losses(
         + mc.kl_weight * kl_diag_gaussians(z_mu, z_logvar, zeros, zeros).mean()
         + mc.orthogonal_weight * model.vae.orthogonal_loss()
     )
-    out = model(batch["points"], batch["mask"], batch["base_rel"])
+    out = model(batch["points"], batch["mask"], batch["base_rel"], batch["xi_obs"])
     triplet = batch_hard_triplet(out["mu_s"], batch["cluster"], mc.triplet_margin)
     ce = F.cross_entropy(out["cluster_logits"], batch["cluster"])
     kl = signal_kl(out["mu_s"], out["logvar_s"])
@@ -389,8 +402,7 @@ def mmjoints_losses(
     x = torch.cat([batch["base_rel"], cond], -1)
     refined = batch["base_rel"] + model.refiner(x)
     huber = F.huber_loss(refined, batch["gt_rel"], delta=mc.huber_delta)
-    xi = torch.sigmoid(model.xi_head(x))
-    kappa = torch.sigmoid(model.kappa_head(x))
+    xi, kappa = model.descriptors(x, batch["xi_obs"])
     desc = F.mse_loss(xi, batch["xi"]) + F.mse_loss(kappa, batch["kappa"])
     total = vae + signal + mixture + huber + desc
     parts = {
@@ -414,6 +426,7 @@ def _batches(p: Prepared, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         "gt_rel": p.gt_rel[idx],
         "gt_pose_rel": p.gt_pose_rel[idx],
         "xi": p.xi[idx],
+        "xi_obs": p.xi_obs[idx],
         "kappa": p.kappa[idx],
         "cluster": p.cluster[idx],
     }
@@ -459,7 +472,7 @@ def infer(model: MmJoints, p: Prepared, batch_size: int = 256) -> dict[str, NDAr
     outs: dict[str, list[NDArray[Any]]] = {"refined": [], "xi": [], "kappa": [], "bound": []}
     for i in range(0, len(p.cluster), batch_size):
         sl = slice(i, i + batch_size)
-        o = model(p.points[sl], p.mask[sl], p.base_rel[sl])
+        o = model(p.points[sl], p.mask[sl], p.base_rel[sl], p.xi_obs[sl])
         for k in outs:
             outs[k].append(o[k].cpu().numpy())
     res = {k: np.concatenate(v).astype(np.float64) for k, v in outs.items()}

@@ -80,6 +80,18 @@ class MemoryDataset:
         return self.sequences[seq_id]
 
 
+def subject_splits(
+    sequences: Mapping[str, Any], by_subject: dict[str, list[str]]
+) -> dict[str, Any]:
+    """Splits of an in-memory dataset: the last subject (in insertion order) is the test set, the
+    one before it the validation set (when there are that many), the rest trains."""
+    names = list(by_subject)
+    test = by_subject[names[-1]] if len(names) > 1 else []
+    val = by_subject[names[-2]] if len(names) > 2 else []
+    train = [q for q in sequences if q not in test and q not in val]
+    return {"by_sequence": {"train": train, "val": val, "test": test}, "by_subject": by_subject}
+
+
 def random_memory_dataset(
     *,
     subjects: int = 3,
@@ -137,14 +149,4 @@ def random_memory_dataset(
                 label_sets={schema: labels},
             )
             by_subject.setdefault(subject, []).append(seq_id)
-    names = list(by_subject)
-    test = by_subject[names[-1]] if len(names) > 1 else []
-    val = by_subject[names[-2]] if len(names) > 2 else []
-    train = [q for q in sequences if q not in test and q not in val]
-    return MemoryDataset(
-        sequences=sequences,
-        splits={
-            "by_sequence": {"train": train, "val": val, "test": test},
-            "by_subject": by_subject,
-        },
-    )
+    return MemoryDataset(sequences=sequences, splits=subject_splits(sequences, by_subject))

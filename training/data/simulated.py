@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from training.data.memory import MemoryDataset, MemorySequence
+from training.data.memory import MemoryDataset, MemorySequence, subject_splits
 
 RADAR_NAMES = ("horizontal", "vertical")
 IMAGE_SIZE = 256  # square camera image, as HuPR's 256 x 256 image space
@@ -199,15 +199,8 @@ def build_simulated_dataset(spec: SimulatedDatasetSpec | None = None) -> MemoryD
                 label_sets=labels,
             )
             by_subject.setdefault(subject, []).append(seq_id)
-    subjects = list(by_subject)
-    test = by_subject[subjects[-1]] if len(subjects) > 1 else []
-    val = by_subject[subjects[-2]] if len(subjects) > 2 else []
-    train = [q for q in sequences if q not in test and q not in val]
     return MemoryDataset(
         sequences=sequences,
-        splits={
-            "by_sequence": {"train": train, "val": val, "test": test},
-            "by_subject": by_subject,
-        },
+        splits=subject_splits(sequences, by_subject),
         attrs={"simulated": True, "vrdae_compact": spec.compact, "spec": repr(spec)},
     )

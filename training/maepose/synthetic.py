@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.data.memory import MemoryDataset, MemorySequence
+from training.data.memory import MemoryDataset, MemorySequence, subject_splits
 
 IMAGE = 128
 _BASE = np.array(
@@ -92,14 +92,7 @@ def synthetic_maepose_dataset(
                 label_sets=label_sets,
             )
             by_subject.setdefault(subject, []).append(seq_id)
-    names = list(by_subject)
-    test = by_subject[names[-1]] if len(names) > 1 else []
-    val = by_subject[names[-2]] if len(names) > 2 else []
-    train = [q for q in sequences if q not in test and q not in val]
     return MemoryDataset(
         sequences=sequences,
-        splits={
-            "by_sequence": {"train": train, "val": val, "test": test},
-            "by_subject": by_subject,
-        },
+        splits=subject_splits(sequences, by_subject),
     )

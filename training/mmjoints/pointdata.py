@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from training.data.memory import MemoryDataset, MemorySequence
+from training.data.memory import MemoryDataset, MemorySequence, subject_splits
 
 RIG_POINT_COLUMNS = ("x", "y", "z", "doppler", "intensity")
 #: indexes of those columns in the dataset's POINT_COLUMNS
@@ -359,16 +359,9 @@ def build_simulated_point_dataset(spec: SimPointSpec | None = None) -> MemoryDat
                 }
                 sequences[seq_id] = seq
                 by_subject.setdefault(subject, []).append(seq_id)
-    subjects = list(by_subject)
-    test = by_subject[subjects[-1]] if len(subjects) > 1 else []
-    val = by_subject[subjects[-2]] if len(subjects) > 2 else []
-    train = [q for q in sequences if q not in test and q not in val]
     return MemoryDataset(
         sequences=sequences,
-        splits={
-            "by_sequence": {"train": train, "val": val, "test": test},
-            "by_subject": by_subject,
-        },
+        splits=subject_splits(sequences, by_subject),
         attrs={"simulated": True, "spec": repr(spec)},
     )
 

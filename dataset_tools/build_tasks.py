@@ -193,6 +193,7 @@ def _run_block(task: RadarBlockTask) -> list[TaskResult]:
             c = int(st.chunk_of_row[row])
             last_use[c] = max(last_use.get(c, -1), (frame - task.start) // w)
     by_channel = {cid: topic for cid, (topic, _) in task.channels.items() if topic in states}
+    radar_channels = set(by_channel)
     payloads: dict[tuple[str, int], memoryview] = {}  # (topic, row) -> frame bytes (a view)
     loaded: set[int] = set()
     fd = os.open(Path(task.take_dir) / STREAMS_NAME, os.O_RDONLY)
@@ -210,11 +211,12 @@ def _run_block(task: RadarBlockTask) -> list[TaskResult]:
             )
             for offset in need:
                 seen: dict[str, int] = {}
-                for msg in read_chunk(fd, offset, channels=set(by_channel)):
+                for msg in read_chunk(fd, offset, channels=radar_channels):
                     topic = by_channel[msg.channel_id]
                     st = states[topic]
-                    row = st.first_row.get(offset, -1) + seen.get(topic, 0)
-                    seen[topic] = seen.get(topic, 0) + 1
+                    nth = seen.get(topic, 0)
+                    seen[topic] = nth + 1
+                    row = st.first_row.get(offset, -1) + nth
                     frame = (
                         int(st.task.frame_of_row[row]) if 0 <= row < len(st.chunk_of_row) else -1
                     )

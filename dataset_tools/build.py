@@ -260,14 +260,16 @@ def prepare_take(
     # beside the workers too; the take is only marked complete once it matches (verify_source)
     hashing = _HASHER.submit(_checksums, take_dir)
     expected = m.files.get("streams.mcap", {}).get("sha256")
-    check_sha = config.verify_checksums and status == "complete" and bool(expected)
+    # only a complete take's checksum can be checked (a recovered file differs by design)
+    check_sha = config.verify_checksums and status == "complete"
+    expected_sha = expected if check_sha and expected else None
     try:
         index = index_take(reader)
     except Exception as exc:
-        _verify_sha(hashing, expected if check_sha else None)
+        _verify_sha(hashing, expected_sha)
         raise CorruptTakeError(f"streams unreadable: {type(exc).__name__}: {exc}") from exc
     if index.source == "scan":  # the whole file was read anyway: give the verdict now
-        _verify_sha(hashing, expected if check_sha else None)
+        _verify_sha(hashing, expected_sha)
     if index.truncated and status == "complete":
         raise CorruptTakeError(f"streams.mcap truncated ({index.truncation_reason})")
     for radar in m.radars:
@@ -305,7 +307,7 @@ def prepare_take(
         reader=reader,
         seq_id=seq_id,
         hashing=hashing,
-        expected_sha256=expected if check_sha else None,
+        expected_sha256=expected_sha,
         index=index,
         timeline=timeline,
         radar_alignment=radar_alignment,

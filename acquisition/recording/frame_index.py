@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,6 @@ class FrameIndex:
     chunk_of_row: dict[str, NDArray[np.int64]]
     channels: dict[int, tuple[str, str]]
     messages: int
-    per_topic: dict[str, int] = field(default_factory=dict)
 
 
 def _message_counts(f: Any, chunk_indexes: list[Any]) -> dict[int, list[tuple[int, int]]]:
@@ -159,17 +158,11 @@ def read_frame_index(path: str | Path) -> FrameIndex | None:
             np.array([o for o, _ in per_chunk], dtype=np.int64),
             np.array([n for _, n in per_chunk], dtype=np.int64),
         )
-    per_topic = {
-        channels[cid][0]: int(n)
-        for cid, n in stats.channel_message_counts.items()
-        if cid in channels
-    }
     return FrameIndex(
         tables=tables,
         chunk_of_row=chunk_of_row,
         channels=channels,
         messages=int(stats.message_count),
-        per_topic=per_topic,
     )
 
 

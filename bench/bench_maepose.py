@@ -20,10 +20,7 @@ the median of ``--repeats`` timed blocks after warm-up. No pass/fail target.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
+from bench.pose_timing import pose_steps, samples_per_s
 from training.config import RunConfig, load_config
 from training.maepose.params import REPRESENTATIONS
 from training.maepose.trainer import maepose_optimizer
@@ -55,11 +53,6 @@ TINY_FT: list[tuple[str, Any]] = [
 ]
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _config(model: str, args: argparse.Namespace) -> RunConfig:
     overrides: list[tuple[str, Any]] = [("data.representation", args.representation)]
     if args.size == "tiny":
@@ -67,20 +60,6 @@ def _config(model: str, args: argparse.Namespace) -> RunConfig:
     else:
         overrides.append(("model.params.frame_size", [256, 256]))
     return load_config(model=model, overrides=overrides)
-
-
-def _rate(args: argparse.Namespace, device: torch.device, step: Callable[[], None]) -> float:
-    for _ in range(args.warmup):
-        step()
-    _sync(device)
-    blocks = []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        _sync(device)
-        blocks.append(args.steps * args.batch_size / (time.perf_counter() - t0))
-    return float(statistics.median(blocks))
 
 
 def bench(model_name: str, args: argparse.Namespace, device: torch.device) -> None:
@@ -92,7 +71,6 @@ def bench(model_name: str, args: argparse.Namespace, device: torch.device) -> No
     model = build_model(cfg, shape, 13).to(device)
     opt = maepose_optimizer(cfg, model)
     amp = device.type == "cuda" and not args.no_amp
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
     b, p = args.batch_size, len(cfg.data.target_offsets)
     batch = {
         "radar": torch.rand(b, *shape, device=device),
@@ -101,31 +79,17 @@ def bench(model_name: str, args: argparse.Namespace, device: torch.device) -> No
         "image_size": torch.full((b, 2), 256.0, device=device),
     }
 
-    def train_step() -> None:
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-            out = model(batch["radar"])
-        loss, _ = model.loss(out, batch)
-        scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
-        scaler.step(opt)
-        scaler.update()
-
-    @torch.no_grad()
-    def infer_step() -> None:
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-            out = model(batch["radar"])
-        model.decode(out, batch)
-
+    train_step, infer_step = pose_steps(model, opt, batch, device, amp)
     params = sum(q.numel() for q in model.parameters())
     model.train()
-    train = _rate(args, device, train_step)
+    train = samples_per_s(args, device, train_step)
     line = (
         f"{model_name:16s} {args.size:5s} {args.representation:5s} {params / 1e6:6.2f} M params  "
         f"clip {shape}  batch {b}: train {train:8.2f} samples/s"
     )
     if model_name == "maepose":
         model.eval()
-        infer = _rate(args, device, infer_step)
+        infer = samples_per_s(args, device, infer_step)
         line += f"   inference {infer:8.2f} clips/s = {infer * p:8.2f} frames/s"
     print(line)
 

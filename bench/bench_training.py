@@ -18,9 +18,7 @@ On CUDA the mamba-ssm kernels are used when installed (printed). No pass/fail ta
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
+from bench.pose_timing import pose_steps, samples_per_s
 from training.config import load_config
 from training.evidence import TINY_CONFIGS
 from training.models import build_model
 from training.models.selective_scan import mamba_kernel
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _batch(cfg: Any, shape: tuple[int, ...], b: int, device: torch.device) -> dict[str, Any]:
@@ -62,38 +56,14 @@ def bench(name: str, args: argparse.Namespace, device: torch.device) -> None:
     model = build_model(cfg, shape, 14).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     amp = device.type == "cuda" and not args.no_amp
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
     batch = _batch(cfg, shape, args.batch_size, device)
     params = sum(p.numel() for p in model.parameters())
 
-    def train_step() -> None:
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-            out = model(batch["radar"])
-        loss, _ = model.loss(out, batch)
-        scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
-        scaler.step(opt)
-        scaler.update()
-
-    @torch.no_grad()
-    def infer_step() -> None:
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-            out = model(batch["radar"])
-        model.decode(out, batch)
+    train_step, infer_step = pose_steps(model, opt, batch, device, amp)
 
     def rate(step: Any, train: bool) -> float:
         model.train(train)
-        for _ in range(args.warmup):
-            step()
-        _sync(device)
-        blocks = []
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            for _ in range(args.steps):
-                step()
-            _sync(device)
-            blocks.append(args.steps * args.batch_size / (time.perf_counter() - t0))
-        return float(statistics.median(blocks))
+        return samples_per_s(args, device, step)
 
     train_rate = rate(train_step, True)
     infer_rate = rate(infer_step, False)

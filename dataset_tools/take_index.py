@@ -73,7 +73,7 @@ class TakeIndex:
     messages: int = 0
     #: radar -> (M,) int64 file offset of the MCAP chunk holding each row (-1: not in a chunk)
     radar_chunks: dict[str, NDArray[np.int64]] = field(default_factory=dict)
-    #: MCAP channel id -> (topic, schema), to read chunks directly (``messages_in_chunks``)
+    #: MCAP channel id -> (topic, schema), to read chunks directly (``chunk_reader.read_chunk``)
     channels: dict[int, tuple[str, str]] = field(default_factory=dict)
     #: "frame index" (read from the recording's summary) or "scan" (one pass over the messages)
     source: str = "scan"

@@ -130,7 +130,8 @@ class TakeReader:
     def chunked_messages(self, topics: set[str] | None = None) -> Iterator[tuple[int, RawMessage]]:
         """Like :meth:`messages`, each message with the file offset of the MCAP chunk holding it
         (-1 for a message outside any chunk). Afterwards ``last_channels`` maps channel id ->
-        (topic, schema name), what :meth:`messages_in_chunks` needs to read chunks directly."""
+        (topic, schema name), what :func:`~acquisition.recording.chunk_reader.read_chunk`
+        readers need to read chunks directly."""
         from mcap.exceptions import McapError
         from mcap.records import Channel, Chunk, Message, Schema
         from mcap.stream_reader import StreamReader, breakup_chunk
@@ -166,36 +167,6 @@ class TakeReader:
                         if topics is None or topic in topics:
                             yield (
                                 where,
-                                RawMessage(topic, schema, rec.log_time, rec.sequence, rec.data),
-                            )
-
-    def messages_in_chunks(
-        self,
-        offsets: list[int],
-        channels: dict[int, tuple[str, str]],
-        topics: set[str] | None = None,
-    ) -> Iterator[tuple[int, RawMessage]]:
-        """The messages of the MCAP chunks starting at ``offsets`` (as :meth:`chunked_messages`
-        reports them), chunk by chunk in the given order, each with its chunk's offset.
-
-        Only for a file already read through once (``channels`` from that pass): a record that
-        is not a readable chunk raises ``ValueError``.
-        """
-        from mcap.records import Chunk, Message
-        from mcap.stream_reader import StreamReader, breakup_chunk
-
-        with open(self.path, "rb") as f:
-            for offset in offsets:
-                f.seek(offset)
-                record = next(StreamReader(f, skip_magic=True, emit_chunks=True).records)
-                if not isinstance(record, Chunk):
-                    raise ValueError(f"{self.path}: no MCAP chunk at byte {offset}")
-                for rec in breakup_chunk(record):
-                    if isinstance(rec, Message):
-                        topic, schema = channels.get(rec.channel_id, ("", ""))
-                        if topics is None or topic in topics:
-                            yield (
-                                offset,
                                 RawMessage(topic, schema, rec.log_time, rec.sequence, rec.data),
                             )
 

@@ -3,6 +3,7 @@ per radar (whole file, in order) builds, faults included."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,7 @@ def test_chunked_messages_match_messages_and_chunks_reread(
     sim_take_factory: SimTakeFactory,
 ) -> None:
     from acquisition.recording import TakeReader
+    from acquisition.recording.chunk_reader import read_chunk
 
     take = sim_take_factory("S", "S01_walk_001", frames=6)
     reader = TakeReader(take.path)
@@ -91,11 +93,16 @@ def test_chunked_messages_match_messages_and_chunks_reread(
     assert reader.last_report.messages == len(plain)
     offsets = sorted({c for c, _ in chunked if c >= 0})
     assert offsets
-    again = list(reader.messages_in_chunks(offsets, reader.last_channels))
-    assert [(c, m.topic, m.data) for c, m in again] == [
-        (c, m.topic, m.data) for c, m in chunked if c >= 0
-    ]
-    radar = list(
-        reader.messages_in_chunks(offsets[-1:], reader.last_channels, {"/vertical/frames"})
-    )
-    assert all(m.topic == "/vertical/frames" for _, m in radar)
+    topic_of = {cid: topic for cid, (topic, _) in reader.last_channels.items()}
+    fd = os.open(reader.path, os.O_RDONLY)
+    try:
+        again = [
+            (c, topic_of[m.channel_id], bytes(m.data)) for c in offsets for m in read_chunk(fd, c)
+        ]
+        vertical = {cid for cid, topic in topic_of.items() if topic == "/vertical/frames"}
+        holding = next(c for c, m in chunked if m.topic == "/vertical/frames")
+        radar = list(read_chunk(fd, holding, channels=vertical))
+    finally:
+        os.close(fd)
+    assert again == [(c, m.topic, m.data) for c, m in chunked if c >= 0]
+    assert radar and all(topic_of[m.channel_id] == "/vertical/frames" for m in radar)

@@ -46,12 +46,18 @@ from dataset_tools.build_tasks import (
     run_task,
     warm_up,
 )
-from dataset_tools.dataset.format import StorageFormat
+from dataset_tools.dataset.format import VRDAE_ANGLE, StorageFormat
 from dataset_tools.dataset.storage import open_storage
 from dataset_tools.dataset.writer import DatasetWriter, SequenceWriter, partial_path
+from dataset_tools.dsp.hupr import vrdae_angle_matrix
 from dataset_tools.labels import DEFAULT_SCHEMAS, LabelSet, find_labels, label_sets
 from dataset_tools.privacy import Pseudonymizer, face_boxes
-from dataset_tools.representations import RepresentationConfig, applicable, frame_layout
+from dataset_tools.representations import (
+    RepresentationConfig,
+    applicable,
+    frame_layout,
+    stored_array,
+)
 from dataset_tools.splits import SplitConfig, make_splits
 from dataset_tools.take_index import TakeIndex, index_take, sha256_file
 
@@ -445,7 +451,9 @@ def start_take(
         for name in names:
             if name != "points":
                 shape, dt = frame_layout(name, params, config.representations)
-                seq.create(f"radar/{radar}/{name}", shape, dt)
+                seq.create(f"radar/{radar}/{stored_array(name)}", shape, dt)
+            if name == "vrdae":  # the angle step readers apply to the stored channels
+                seq.write(f"radar/{radar}/{VRDAE_ANGLE}", vrdae_angle_matrix())
         text, board = _radar_cfg(prep.reader, radar)
         tasks.append(
             RadarTask(

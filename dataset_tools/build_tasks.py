@@ -28,7 +28,12 @@ from dataset_tools.dataset.storage import open_storage
 from dataset_tools.dataset.writer import SequenceWriter
 from dataset_tools.dsp import decode_adc_frames
 from dataset_tools.privacy import blur_regions
-from dataset_tools.representations import RepresentationConfig, compute, frame_layout
+from dataset_tools.representations import (
+    RepresentationConfig,
+    compute,
+    frame_layout,
+    stored_array,
+)
 
 #: frames decoded and computed at a time inside a window: their cube, scratch and maps stay in
 #: cache (all 16 of a window at once measured ~14 % slower per frame: ~180 MB of temporaries)
@@ -307,7 +312,7 @@ def _block_window(
                 st.result.clouds[frames[a + i]] = cloud
     st.result.frames_written += len(frames)
     for name, out in outputs.items():
-        storage.write_frames(f"{base}/{rt.radar}/{name}", w0, out)
+        storage.write_frames(f"{base}/{rt.radar}/{stored_array(name)}", w0, out)
 
 
 def _run_radar(task: RadarTask) -> TaskResult:
@@ -317,7 +322,7 @@ def _run_radar(task: RadarTask) -> TaskResult:
     seq = SequenceWriter(storage, task.seq_id, task.num_frames)
     base = f"{seq.path}/radar/{task.radar}"
     fixed = tuple(n for n in task.names if n != "points")
-    arrays = {n: storage.array(f"{base}/{n}") for n in fixed}
+    arrays = {n: storage.array(f"{base}/{stored_array(n)}") for n in fixed}
     layouts = {n: frame_layout(n, params, task.config) for n in fixed}
     result = TaskResult(stream=f"radar/{task.radar}")
     clouds: list[NDArray[np.float32]] = [np.zeros((0, 8), np.float32)] * task.num_frames

@@ -17,8 +17,11 @@ import numpy as np
 from dataset_tools.dataset.format import (
     FORMAT_NAME,
     FORMAT_VERSION,
+    READABLE_VERSIONS,
     SEQUENCES,
     STATUS_COMPLETE,
+    VRDAE_ANGLE,
+    VRDAE_CHANNELS,
     DatasetError,
     sequence_path,
 )
@@ -57,9 +60,13 @@ def _check(storage: Storage, problems: list[Problem], read_data: bool) -> None:
     if root.get("format") != FORMAT_NAME:
         problems.append(Problem("/", f"not a {FORMAT_NAME} (format={root.get('format')!r})"))
         return
-    if int(root.get("format_version", -1)) != FORMAT_VERSION:
+    if int(root.get("format_version", -1)) not in READABLE_VERSIONS:
         problems.append(
-            Problem("/", f"format version {root.get('format_version')} != {FORMAT_VERSION}")
+            Problem(
+                "/",
+                f"format version {root.get('format_version')} is not one this toolkit reads "
+                f"({', '.join(map(str, READABLE_VERSIONS))}; current {FORMAT_VERSION})",
+            )
         )
     if root.get("status") != STATUS_COMPLETE:
         problems.append(Problem("/", f"status {root.get('status')!r}: an unfinished build"))
@@ -103,9 +110,11 @@ def _check_sequence(
         for name in PER_FRAME_RADAR:
             _expect(storage, f"{rbase}/{name}", (n,), problems)
         _, arrays = storage.members(rbase)
-        for rep in ("vrdae", "rd", "ra", "raw"):
+        for rep in ("vrdae", VRDAE_CHANNELS, "rd", "ra", "raw"):
             if rep in arrays:
                 _expect_frames(storage, f"{rbase}/{rep}", n, problems)
+        if VRDAE_CHANNELS in arrays:
+            _expect(storage, f"{rbase}/{VRDAE_ANGLE}", (12, 64, 8), problems)
         if "points_offsets" in arrays:
             off = read_all(storage.array(f"{rbase}/points_offsets"))
             rows = storage.array(f"{rbase}/points_data").shape[0]

@@ -4,7 +4,7 @@
 name       per-frame array                                                             models
 =========  ==========================================================================  ==========
 vrdae      (16 Doppler, 64 range, 64 azimuth, 8 elevation) complex64, exact HuPR map    HuPR,
-                                                                                       milliMamba
+           (stored as its (16, 64, 12) channels + the angle matrix; read expands them)  milliMamba
 rd         (Doppler, range) float32 dB, mean power over virtual channels (Hann)        MAEPose
 ra         (range, 64 azimuth) float32 dB, Doppler-summed after clutter removal        MAEPose RA
 points     ragged (P, 8) float32 CFAR point cloud, TI radar frame                      mmJoints,
@@ -22,15 +22,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from acquisition.radar.params import RadarParams
+from dataset_tools.dataset.format import VRDAE_CHANNELS
 from dataset_tools.dsp import (
     POINT_COLUMNS,
     detect_points,
     ra_video_frames,
     split_points_by_frame,
-    vrdae_maps,
 )
-from dataset_tools.dsp.fused import rd_db_frames, vrdae_frames
-from dataset_tools.dsp.hupr import HUPR_CUBE_SHAPE
+from dataset_tools.dsp.fused import rd_db_frames, vrdae_channel_frames
+from dataset_tools.dsp.hupr import HUPR_CUBE_SHAPE, vrdae_channels
 
 ALL_REPRESENTATIONS = ("vrdae", "rd", "ra", "points", "raw")
 DEFAULT_REPRESENTATIONS = ("vrdae", "rd", "ra", "points")
@@ -88,13 +88,18 @@ def applicable(name: str, params: RadarParams) -> str | None:
     return None
 
 
+def stored_array(name: str) -> str:
+    """The array a representation is stored in (``vrdae`` -> its channels, ``vrdae_channels``)."""
+    return VRDAE_CHANNELS if name == "vrdae" else name
+
+
 def frame_layout(
     name: str, params: RadarParams, config: RepresentationConfig
 ) -> tuple[tuple[int, ...], np.dtype[Any]]:
-    """(per-frame shape, dtype) of a stored representation (not for ``points``)."""
+    """(per-frame shape, dtype) of a stored representation's array (not for ``points``)."""
     loops, slots, rx, samples = params.cube_shape
     if name == "vrdae":
-        return (16, 64, 64, 8), np.dtype(np.complex64)
+        return (16, 64, slots * rx), np.dtype(np.complex64)
     if name == "rd":
         b = _bins(config.rd_range_bins)
         n_range = len(range(samples)[b]) if b is not None else samples
@@ -123,11 +128,12 @@ def compute(
         cube: (n, loops, T, R, N) complex64 ADC counts of n frames.
         names: representations to compute (already checked with :func:`applicable`).
         out: optional destinations (name -> (n, ...) array of the frame layout), e.g. VRDAE
-            written straight into the block that becomes a shard.
+            channels written straight into the block that is written to the dataset.
         work: optional reused complex64 scratch of ``cube``'s shape (RD).
 
     Returns:
-        name -> (n, ...) array; ``points`` -> list of n (P_f, 8) float32 arrays whose frame
+        name -> (n, ...) array (``vrdae``: its stored channels, see :func:`stored_array`);
+        ``points`` -> list of n (P_f, 8) float32 arrays whose frame
         column is the index inside the batch.
     """
     result: dict[str, Any] = {}
@@ -136,9 +142,9 @@ def compute(
     for name in names:
         if name == "vrdae":
             if cube.ndim == 5 and cube.dtype == np.complex64:
-                result[name] = vrdae_frames(cube, out=dest.get(name))
+                result[name] = vrdae_channel_frames(cube, out=dest.get(name))
             else:
-                result[name] = vrdae_maps(cube)
+                result[name] = vrdae_channels(cube)
         elif name == "rd":
             result[name] = rd_db_frames(
                 cube, range_bins=_bins(config.rd_range_bins), floor_db=config.floor_db, work=work

@@ -7,6 +7,8 @@ One dataset is a Zarr v3 directory (default) or an HDF5 file with the same hiera
         trigger_index                   (F,) int64   trigger pulse of each frame (the time axis)
         timeline_ns                     (F,) int64   trigger pulse time, -1 where unknown
         radar/<radar>/<representation>  (F, ...)     vrdae | rd | ra | raw (see REPRESENTATIONS)
+        radar/<radar>/vrdae_channels    (F, 16, 64, 12) complex64  VRDAE before its angle step
+        radar/<radar>/vrdae_angle       (12, 64, 8) complex64      its angle step (a matrix)
         radar/<radar>/points_data       (P, 8) float32, rows of all frames (POINT_COLUMNS)
         radar/<radar>/points_offsets    (F + 1,) int64, frame f is rows [off[f], off[f + 1])
         radar/<radar>/{present, complete, lost_bytes, frame_number, timestamp_ns}   (F,)
@@ -27,7 +29,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 FORMAT_NAME = "radar-sensing-dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: versions this code reads: 1 (VRDAE stored as dense maps only) and 2 (also as channels)
+READABLE_VERSIONS = (1, 2)
 
 #: root ``status`` while a build runs / once everything is written and verified
 STATUS_BUILDING = "building"
@@ -40,12 +44,18 @@ SEQUENCES = "sequences"
 
 #: representations a radar may carry, with their per-frame axes
 REPRESENTATIONS: dict[str, str] = {
-    "vrdae": "(16 Doppler, 64 range, 64 azimuth, 8 elevation) complex64, HuPR VRDAE map",
+    "vrdae": "(16 Doppler, 64 range, 64 azimuth, 8 elevation) complex64, HuPR VRDAE map "
+    "(stored dense as `vrdae`, or as `vrdae_channels` + `vrdae_angle`, expanded on read)",
     "rd": "(Doppler, range) float32, dB of the mean power over virtual channels, Doppler centred",
     "ra": "(range, azimuth) float32, dB of the Doppler-summed power after clutter removal",
     "raw": "(loops, TX slots, RX, samples) complex64 ADC counts (stored as int16 I/Q pairs)",
     "points": "ragged (P, 8) float32 CFAR point clouds (POINT_COLUMNS), TI radar frame",
 }
+
+#: VRDAE as dataset-build stores it: (F, 16 Doppler, 64 range, 12 virtual channels) complex64,
+#: and the (12, 64 azimuth, 8 elevation) complex64 matrix of the angle step: map = channels @ it
+VRDAE_CHANNELS = "vrdae_channels"
+VRDAE_ANGLE = "vrdae_angle"
 
 #: value written into frames a stream did not deliver (the masks say which frames these are)
 MISSING_FLOAT = float("nan")
@@ -91,6 +101,7 @@ CODECS: dict[str, CodecSpec] = {
 #: frames per chunk along the time axis, per representation (windows of consecutive frames)
 FRAME_CHUNKS: dict[str, int] = {
     "vrdae": 1,
+    "vrdae_channels": 16,
     "rd": 16,
     "ra": 16,
     "raw": 4,

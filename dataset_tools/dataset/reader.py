@@ -27,8 +27,11 @@ from numpy.typing import NDArray
 from dataset_tools.dataset.format import (
     FORMAT_NAME,
     FORMAT_VERSION,
+    READABLE_VERSIONS,
     SEQUENCES,
     STATUS_COMPLETE,
+    VRDAE_ANGLE,
+    VRDAE_CHANNELS,
     DatasetError,
     IncompleteDatasetError,
     sequence_path,
@@ -48,6 +51,7 @@ class Sequence:
         self.attrs: dict[str, Any] = dataset.storage.attrs(self.path)
         self.num_frames: int = int(self.attrs.get("num_frames", 0))
         self._cache: dict[str, NDArray[Any]] = {}
+        self._angle_matrices: dict[str, NDArray[Any]] = {}
 
     def __repr__(self) -> str:
         return f"Sequence({self.id!r}, frames={self.num_frames}, radars={self.radars})"
@@ -81,6 +85,8 @@ class Sequence:
         """Stored representations of a radar, e.g. ``["points", "rd", "vrdae"]``."""
         arrays = self._storage.members(f"{self.path}/radar/{radar}")[1]
         reps = [a for a in arrays if a in ("vrdae", "rd", "ra", "raw")]
+        if VRDAE_CHANNELS in arrays and "vrdae" not in reps:
+            reps.append("vrdae")
         if "points_data" in arrays:
             reps.append("points")
         return sorted(reps)
@@ -111,11 +117,17 @@ class Sequence:
         Returns:
             (stop - start, ...) array; frames a radar did not deliver hold NaN (see
             :meth:`mask`). ``raw`` is returned as complex64 ADC counts (loops, T, R, N).
+            ``vrdae`` stored as channels is expanded here (``expand_vrdae``; a Doppler / range
+            selection in ``index`` is applied before, so only those cells are expanded).
         """
         if representation == "points":
             raise DatasetError("points are ragged: use read_points()")
         s, e = self._bounds(start, stop)
         path = f"{self.path}/radar/{radar}/{representation}"
+        if representation == "vrdae" and not self._storage.exists(path):
+            channels = f"{self.path}/radar/{radar}/{VRDAE_CHANNELS}"
+            if self._storage.exists(channels):
+                return self._read_vrdae_channels(radar, channels, s, e, index)
         try:
             # sharded VRDAE: one preadv per shard straight into the result (storage.read_frames)
             data = self._storage.read_frames(path, s, e, index) if e > s else None
@@ -135,6 +147,30 @@ class Sequence:
             out: NDArray[np.complex64] = pairs[..., 0] + 1j * pairs[..., 1]
             return out.astype(np.complex64)
         return data
+
+    def _read_vrdae_channels(
+        self, radar: str, channels: str, s: int, e: int, index: tuple[Any, ...]
+    ) -> NDArray[Any]:
+        """VRDAE frames [s, e) from the stored channels and angle matrix (dataset format 2)."""
+        from dataset_tools.dsp.hupr import expand_vrdae
+
+        if len(index) > 4 or any(i is Ellipsis or i is None for i in index):
+            raise DatasetError(
+                f"{self.id}: VRDAE index selects (Doppler, range, azimuth, elevation) with up "
+                f"to 4 slices / integers; got {index!r}"
+            )
+        matrix = self._angle_matrices.get(radar)
+        if matrix is None:
+            angle = f"{self.path}/radar/{radar}/{VRDAE_ANGLE}"
+            if not self._storage.exists(angle):
+                raise DatasetError(f"{self.id}: {channels} is stored without its {VRDAE_ANGLE}")
+            matrix = self._angle_matrices[radar] = read_all(self._storage.array(angle))
+        cells = self._storage.read_frames(channels, s, e, tuple(index[:2]))
+        maps = expand_vrdae(cells, matrix)
+        rest = tuple(index[2:])
+        if rest:
+            maps = maps[(Ellipsis, *rest, *([slice(None)] * (2 - len(rest))))]
+        return np.ascontiguousarray(maps)
 
     def read_points(
         self, radar: str, start: int | None = None, stop: int | None = None
@@ -295,7 +331,7 @@ class Dataset:
                 f"{self.path}: dataset format version {version} is newer than this toolkit "
                 f"reads ({FORMAT_VERSION}); upgrade the toolkit"
             )
-        if version < FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise DatasetError(
                 f"{self.path}: dataset format version {version} is older than {FORMAT_VERSION}; "
                 "convert it with dataset-convert"

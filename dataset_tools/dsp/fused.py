@@ -1,6 +1,6 @@
 """VRDAE and RD maps of one batch of frames in one go: the build's hot path.
 
-Same results as :func:`dataset_tools.dsp.hupr.vrdae_maps` and
+Same results as :func:`dataset_tools.dsp.hupr.vrdae_channels` and
 :func:`dataset_tools.dsp.maepose.rd_video_frames` (``normalise="none"``, Hann windows, no clutter
 removal, antenna-averaged dB) -- ``tests/dataset_tools/dsp/test_fused.py`` checks both to float32
 rounding -- with less memory traffic:
@@ -9,10 +9,10 @@ rounding -- with less memory traffic:
   precomputed (loops, 1, 1, samples) float32 factor applied in a single pass into a reused
   buffer; both FFTs run in place; power is squared in place and summed over the virtual channels
   on a float32 view (no complex temporaries), then floored and ``log10``-ed in place.
-* VRDAE: HuPR's steps in the order of ``vrdae_maps`` (clutter removal + kept Doppler bins as one
-  (16, 64) matrix, range FFT in place), the 64 kept range bins copied once into a contiguous
-  (…, 64 range, 12 channels) block so that the angle step is a plain BLAS matmul written straight
-  into the caller's output (``out_vrdae``: e.g. the block a shard is written from).
+* VRDAE channels (what datasets store, ``vrdae_channels``): HuPR's steps in the order of
+  ``vrdae_maps`` (clutter removal + kept Doppler bins as one (16, 64) matrix, range FFT in
+  place), the 64 kept range bins copied once, straight into the caller's (…, 64 range, 12
+  channels) output. The angle step (``expand_vrdae``) is left to readers.
 
 Why not share the range FFT between the two: RD's range window is numpy's *symmetric* Hann
 (``np.hanning``, period N - 1), so windowing after the FFT is a dense convolution, not HuPR's
@@ -32,9 +32,6 @@ from numpy.typing import NDArray
 from dataset_tools.dsp.hupr import (
     HUPR_CUBE_SHAPE,
     HUPR_RANGE_BINS,
-    N_AZIMUTH,
-    N_ELEVATION,
-    _angle_matrix,
     _doppler_matrix,
 )
 from dataset_tools.dsp.maepose import rd_video_frames
@@ -91,25 +88,24 @@ def rd_db_frames(
     return out
 
 
-def vrdae_frames(
+def vrdae_channel_frames(
     cube: NDArray[Any], *, out: NDArray[np.complex64] | None = None
 ) -> NDArray[np.complex64]:
-    """``vrdae_maps(cube)`` (complex64) for (F, 64, 3, 4, 256) cubes, written into ``out``.
+    """``vrdae_channels(cube)`` (complex64) for (F, 64, 3, 4, 256) cubes, written into ``out``.
 
     Args:
         cube: (F, 64 loops, 3 slots, 4 RX, 256 samples) complex64.
-        out: optional C-contiguous (F, 16, 64, 64, 8) complex64 destination.
+        out: optional C-contiguous (F, 16, 64, 12) complex64 destination.
     """
     if cube.shape[1:] != HUPR_CUBE_SHAPE:
         raise ValueError(f"HuPR cubes are (F, 64, 3, 4, 256); got {cube.shape}")
     f = cube.shape[0]
     loops, slots, rx, samples = HUPR_CUBE_SHAPE
-    shape = (f, 16, 64, N_AZIMUTH, N_ELEVATION)
+    shape = (f, 16, 64, slots * rx)
     if out is None or out.shape != shape or out.dtype != np.complex64:
         out = np.empty(shape, dtype=np.complex64)
     x = np.asarray(cube, dtype=np.complex64).reshape(f, loops, slots * rx * samples)
     doppler = np.matmul(_doppler_matrix(False), x).reshape(f, 16, slots * rx, samples)
     spectrum = scipy.fft.fft(doppler, axis=-1, workers=1, overwrite_x=True)
-    kept = np.ascontiguousarray(np.swapaxes(spectrum[..., HUPR_RANGE_BINS], -1, -2))
-    np.matmul(kept, _angle_matrix(False), out=out.reshape(f, 16, 64, N_AZIMUTH * N_ELEVATION))
+    np.copyto(out, np.swapaxes(spectrum[..., HUPR_RANGE_BINS], -1, -2))
     return out

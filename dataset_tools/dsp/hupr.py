@@ -26,6 +26,10 @@ same result: steps 2 + 8 as one (16 x 64) matrix over loops (only the 16 kept Do
 ever computed), step 3's range FFT on those 16 bins, step 7's slice, then steps 1 + 4-6 + 9 as one
 (12 -> 64 x 8) matrix built by running the literal steps on the identity. Several hundred
 frames/s on one core; ``tests/dataset_tools/dsp`` checks it against a literal implementation.
+
+Storage: the map is that last matrix applied to a (16, 64, 12) array (:func:`vrdae_channels`,
+98 KB per frame against the map's 4 MiB), so datasets store the channels and the matrix, and
+readers expand them (:func:`expand_vrdae`) on the fly.
 """
 
 from __future__ import annotations
@@ -81,19 +85,20 @@ def _doppler_matrix(double: bool) -> NDArray[Any]:
     return declutter if double else declutter.astype(np.complex64)
 
 
-def vrdae_maps(
+def vrdae_channels(
     cube: NDArray[Any], *, dtype: type[np.complexfloating[Any, Any]] = np.complex64
 ) -> NDArray[Any]:
-    """HuPR VRDAE maps for a batch of frames of one radar.
+    """Steps 2, 3, 7 and 8 of HuPR's VRDAE: the map *before* its angle step, per virtual channel.
+
+    Every VRDAE map is ``expand_vrdae`` of this array (a fixed 12 -> 64 x 8 linear map per
+    Doppler / range cell), and it is 42x smaller than the map: what datasets store.
 
     Args:
-        cube: (..., 64 loops, 3 TX slots, 4 RX, 256 samples) complex ADC samples (what
-            ``decode_adc_frames`` returns for HuPR's configuration: raw chirp ``c`` is loop
-            ``c // 3``, slot ``c % 3``). Leading axes (frames) are batched.
-        dtype: ``np.complex64`` (default) or ``np.complex128`` (what the authors store).
+        cube: (..., 64 loops, 3 TX slots, 4 RX, 256 samples) complex ADC samples.
+        dtype: ``np.complex64`` (default) or ``np.complex128``.
 
     Returns:
-        (..., 16 Doppler, 64 range, 64 azimuth, 8 elevation) of ``dtype``.
+        (..., 16 Doppler, 64 range, 12 virtual channels (TX slot-major, RX)) of ``dtype``.
     """
     if cube.shape[-4:] != HUPR_CUBE_SHAPE:
         raise ValueError(
@@ -109,8 +114,65 @@ def vrdae_maps(
     doppler = doppler.reshape(-1, 16, n_slots * n_rx, n_samples)
     # Steps 3 + 7: range FFT, then the 64 kept bins in descending order
     spectrum = scipy.fft.fft(doppler, axis=-1, workers=1, overwrite_x=True)
-    kept = spectrum[..., HUPR_RANGE_BINS]  # (frames, 16, 12, 64 range)
-    # Steps 1 + 4-6 + 9: (frames, 16, 64 range, 12) @ (12, 512)
-    out = np.matmul(np.swapaxes(kept, -1, -2), _angle_matrix(dtype == np.complex128))
-    maps: NDArray[Any] = out.reshape(*lead, 16, 64, N_AZIMUTH, N_ELEVATION)
-    return maps
+    kept = np.swapaxes(spectrum[..., HUPR_RANGE_BINS], -1, -2)  # (frames, 16, 64 range, 12)
+    out: NDArray[Any] = np.ascontiguousarray(kept).reshape(*lead, 16, 64, n_slots * n_rx)
+    return out
+
+
+def vrdae_angle_matrix(double: bool = False) -> NDArray[Any]:
+    """(12, 64 azimuth, 8 elevation) matrix of steps 1, 4-6 and 9 (a copy; complex64 or 128).
+
+    ``vrdae = einsum("...c,cae->...ae", channels, matrix)``; datasets store it beside the
+    channels (``radar/<radar>/vrdae_angle``) so that any reader can expand them.
+    """
+    matrix: NDArray[Any] = _angle_matrix(double).reshape(12, N_AZIMUTH, N_ELEVATION).copy()
+    return matrix
+
+
+def expand_vrdae(
+    channels: NDArray[Any],
+    matrix: NDArray[Any] | None = None,
+    *,
+    out: NDArray[Any] | None = None,
+) -> NDArray[Any]:
+    """VRDAE maps from :func:`vrdae_channels` output (one BLAS matmul).
+
+    Args:
+        channels: (..., 12) per-channel spectra (any leading axes: frames, Doppler, range).
+        matrix: (12, 64, 8) angle matrix (default :func:`vrdae_angle_matrix` of the dtype).
+        out: optional C-contiguous destination of shape (..., 64, 8).
+
+    Returns:
+        (..., 64 azimuth, 8 elevation) maps of ``channels``' dtype (NaN channels give NaN maps).
+    """
+    channels = np.asarray(channels)
+    if channels.shape[-1:] != (12,):
+        raise ValueError(f"VRDAE channels end in 12 virtual channels; got {channels.shape}")
+    double = channels.dtype == np.complex128
+    m = _angle_matrix(double) if matrix is None else np.asarray(matrix).reshape(12, -1)
+    if m.shape != (12, N_AZIMUTH * N_ELEVATION):
+        raise ValueError(f"VRDAE angle matrix must be (12, 64, 8); got {np.shape(matrix)}")
+    lead = channels.shape[:-1]
+    flat = channels.reshape(-1, 12)
+    if out is not None:
+        np.matmul(flat, m.astype(flat.dtype, copy=False), out=out.reshape(-1, m.shape[1]))
+        return out
+    maps: NDArray[Any] = np.matmul(flat, m.astype(flat.dtype, copy=False))
+    return maps.reshape(*lead, N_AZIMUTH, N_ELEVATION)
+
+
+def vrdae_maps(
+    cube: NDArray[Any], *, dtype: type[np.complexfloating[Any, Any]] = np.complex64
+) -> NDArray[Any]:
+    """HuPR VRDAE maps for a batch of frames of one radar.
+
+    Args:
+        cube: (..., 64 loops, 3 TX slots, 4 RX, 256 samples) complex ADC samples (what
+            ``decode_adc_frames`` returns for HuPR's configuration: raw chirp ``c`` is loop
+            ``c // 3``, slot ``c % 3``). Leading axes (frames) are batched.
+        dtype: ``np.complex64`` (default) or ``np.complex128`` (what the authors store).
+
+    Returns:
+        (..., 16 Doppler, 64 range, 64 azimuth, 8 elevation) of ``dtype``.
+    """
+    return expand_vrdae(vrdae_channels(cube, dtype=dtype))

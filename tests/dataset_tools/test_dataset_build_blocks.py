@@ -74,9 +74,10 @@ def test_block_tasks_equal_per_radar_tasks(
         np.testing.assert_array_equal(a.mask(f"radar/{radar}"), b.mask(f"radar/{radar}"))
     assert np.isnan(a.read("horizontal", "vrdae", 5, 6)).all()  # the missing frame
     with open_storage(tmp_path / "blocks.zarr", "r") as st:
-        path = "sequences/S01_walk_001/radar/horizontal/vrdae"
-        assert st.shards_of(path) == (16, 16, 64, 64, 8)
-        assert st.chunk_counts(path) == (3, 3)
+        path = "sequences/S01_walk_001/radar/horizontal/vrdae_channels"  # VRDAE before its angles
+        assert st.array(path).shape == (40, 16, 64, 12)
+        assert st.shards_of(path) is None
+        assert st.chunk_counts(path) == (3, 3)  # 16-frame chunks, every one written
 
 
 def test_chunked_messages_match_messages_and_chunks_reread(

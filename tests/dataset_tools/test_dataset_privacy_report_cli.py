@@ -141,7 +141,7 @@ def test_reading_api_windows_and_errors(session: Path, tmp_path: Path) -> None:
         ]
     )
     ds = pickle.loads(pickle.dumps(open_dataset(out)))
-    assert ds.format_version == 1 and len(ds) == 2
+    assert ds.format_version == 2 and len(ds) == 2
     seq = ds.sequence("S02_squat_001")
     assert seq.representations("vertical") == ["ra", "rd"]
     window = seq.read("vertical", "rd", 1, 3)

@@ -7,6 +7,7 @@ import pytest
 from numpy.typing import NDArray
 
 from dataset_tools.dsp import vrdae_maps
+from dataset_tools.dsp.hupr import expand_vrdae, vrdae_angle_matrix, vrdae_channels
 
 
 def literal_vrdae(frame: NDArray[np.complexfloating]) -> NDArray[np.complex128]:
@@ -88,6 +89,32 @@ def test_single_frame_and_batch_agree(random_frames: NDArray[np.complex64]) -> N
     single = vrdae_maps(random_frames[1])
     assert single.shape == (16, 64, 64, 8)
     np.testing.assert_array_equal(single, vrdae_maps(random_frames)[1])
+
+
+def test_channels_and_angle_matrix_expand_to_the_literal_map(
+    random_frames: NDArray[np.complex64], reference: NDArray[np.complex128]
+) -> None:
+    channels = vrdae_channels(random_frames, dtype=np.complex128)
+    assert channels.shape == (2, 16, 64, 12)  # 42x smaller than the map
+    matrix = vrdae_angle_matrix(double=True)
+    assert matrix.shape == (12, 64, 8)
+    # the stored matrix (explicit) and the default one give the literal map
+    for m in (matrix, None):
+        got = expand_vrdae(channels, m)
+        np.testing.assert_allclose(got, reference, rtol=0, atol=1e-9 * np.abs(reference).max())
+    # each channel's column is the literal steps applied to a unit impulse on that channel
+    unit = np.zeros(12, np.complex128)
+    unit[5] = 1.0  # slot 1 (elevated row), RX 1
+    assert np.abs(expand_vrdae(unit) - matrix[5]).max() == 0.0
+    # a lost frame (NaN channels) expands to an all-NaN map, never to numbers
+    lost = np.full((16, 64, 12), np.nan, np.complex64)
+    assert np.isnan(expand_vrdae(lost)).all()
+    out = np.empty((2, 16, 64, 64, 8), np.complex64)
+    assert expand_vrdae(channels.astype(np.complex64), out=out) is out
+    with pytest.raises(ValueError, match="12 virtual channels"):
+        expand_vrdae(channels[..., :8])
+    with pytest.raises(ValueError, match=r"\(12, 64, 8\)"):
+        expand_vrdae(channels, matrix[:, :32])
 
 
 def test_static_scene_vanishes() -> None:

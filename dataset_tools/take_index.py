@@ -11,9 +11,7 @@ chunk holding them, so that a worker building frames [a, b) decompresses only th
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -203,11 +201,3 @@ def scan_take(take: TakeReader) -> TakeIndex:
         radar_chunks={k: np.array(v, dtype=np.int64) for k, v in radar_chunks.items()},
         channels=dict(take.last_channels),
     )
-
-
-def sha256_file(path: Path, *, block: int = 4 * 1024 * 1024) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(block):
-            h.update(chunk)
-    return h.hexdigest()

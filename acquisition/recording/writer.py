@@ -17,7 +17,6 @@ killed recorder loses at most that much. Topics::
 from __future__ import annotations
 
 import errno
-import hashlib
 import platform
 import shutil
 import sys
@@ -31,6 +30,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from acquisition.recording import schemas
+from acquisition.recording.checksums import file_digests
 from acquisition.recording.frame_index import (
     ATTACHMENT_NAME,
     IMAGE_COLUMNS,
@@ -557,12 +557,8 @@ class TakeWriter:
             except OSError as exc:
                 self._closed = False
                 self._fail(exc)
-            digest = hashlib.sha256()
-            with open(self.path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
             self.manifest.files[STREAMS_NAME].update(
-                {"bytes": self.path.stat().st_size, "sha256": digest.hexdigest()}
+                {"bytes": self.path.stat().st_size, **file_digests(self.path)}
             )
             self.manifest.status = status
             self.manifest.ended_at = datetime.now(UTC).isoformat()

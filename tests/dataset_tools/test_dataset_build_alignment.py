@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from acquisition.radar.config import parse_radar_config
+from acquisition.recording.checksums import sha256_file
 from dataset_tools.build import BuildConfig, build_dataset
 from dataset_tools.dataset import open_dataset
 from dataset_tools.dsp import decode_adc_frames, rd_video_frames
@@ -116,11 +117,13 @@ def test_every_stream_is_aligned_to_the_trigger_axis(faulty_build: tuple[SimTake
 def test_a_late_take_start_and_missing_camera_are_reported(
     faulty_build: tuple[SimTake, Path],
 ) -> None:
-    _, out = faulty_build
+    take, out = faulty_build
     seq = open_dataset(out).sequence("S01_walk_001")
     radar_stats = seq.attrs["stats"]["radar"]
     assert radar_stats["horizontal"]["missing"] == 1
     assert radar_stats["horizontal"]["incomplete"] == 1
     assert radar_stats["vertical"]["missing"] == 3
-    assert seq.attrs["source"]["sha256"]["streams.mcap"]
+    # the provenance holds the recording's real SHA-256 (the manifest's, checked by CRC32C)
+    mcap = take.path / "streams.mcap"
+    assert seq.attrs["source"]["sha256"]["streams.mcap"] == sha256_file(mcap)
     assert seq.attrs["alignment"]["method"] == "trigger"

@@ -51,10 +51,15 @@ def test_corrupted_takes_are_skipped_or_fail_the_build(two_takes: Path, tmp_path
     mcap.write_bytes(bytes(data))
     summary = build_dataset(build_config(two_takes, tmp_path / "a.zarr"))
     assert [o.status for o in summary.outcomes] == ["built", "dropped"]
-    assert "SHA-256" in summary.dropped[0].reason
+    # checked with the CRC32C the recorder stored (the fast path) ...
+    assert "streams.mcap CRC32C" in summary.dropped[0].reason
     ds = open_dataset(tmp_path / "a.zarr")
     assert ds.sequence_ids == ["S01_walk_001"]
     assert ds.attrs["provenance"]["dropped"][0]["take"] == "S02_squat_001"
+    # ... or by recomputing SHA-256
+    summary = build_dataset(build_config(two_takes, tmp_path / "s.zarr", recompute_sha256=True))
+    assert [o.status for o in summary.outcomes] == ["built", "dropped"]
+    assert "streams.mcap SHA-256" in summary.dropped[0].reason
     with pytest.raises(CorruptTakeError, match="S02_squat_001"):
         build_dataset(build_config(two_takes, tmp_path / "b.zarr", fail_on_corrupt=True))
     # truncated, yet marked complete (checksum check off to reach the truncation check)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import google_crc32c
 import numpy as np
 import pytest
 
@@ -103,7 +105,11 @@ def test_write_and_read_back_every_stream(tmp_path: Path) -> None:
         1,
     )
     assert (tmp_path / "2024-05/take1/cfg/radar_h.cfg").read_text() == "sensorStop\n"
-    assert m.files["streams.mcap"]["sha256"]
+    # both checksums of the closed file, as an independent hash / CRC computes them
+    mcap_bytes = (tmp_path / "2024-05/take1/streams.mcap").read_bytes()
+    assert m.files["streams.mcap"]["sha256"] == hashlib.sha256(mcap_bytes).hexdigest()
+    assert m.files["streams.mcap"]["crc32c"] == f"{google_crc32c.value(mcap_bytes):08x}"
+    assert m.files["streams.mcap"]["bytes"] == len(mcap_bytes)
     assert m.cameras["camera0"]["intrinsics"]["fx"] == 50.0
     assert list_takes(tmp_path, "2024-05") == [tmp_path / "2024-05" / "take1"]
 

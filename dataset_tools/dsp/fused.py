@@ -40,10 +40,11 @@ from dataset_tools.dsp.spectrum import make_window
 
 @cache
 def _rd_weights(loops: int, samples: int) -> NDArray[np.float32]:
-    """(loops, 1, 1, samples): Hann (loops) x Hann (samples) x (-1)^m (Doppler fftshift)."""
+    """(loops, 1, 1, 2 * samples): Hann (loops) x Hann (samples) x (-1)^m (Doppler fftshift),
+    each value twice: the factor of a complex sample's real and imaginary float32."""
     doppler = make_window("hann", loops).astype(np.float64)
     doppler[1::2] *= -1.0
-    rng = make_window("hann", samples).astype(np.float64)
+    rng = np.repeat(make_window("hann", samples).astype(np.float64), 2)
     weights: NDArray[np.float32] = (doppler[:, None, None, None] * rng).astype(np.float32)
     return weights
 
@@ -64,11 +65,21 @@ def rd_db_frames(
     Returns:
         (F, loops, n_range_kept) float32 dB of the mean power over the T * R channels.
     """
-    if cube.ndim != 5 or cube.dtype != np.complex64 or cube.shape[1] % 2:
+    if (
+        cube.ndim != 5
+        or cube.dtype != np.complex64
+        or cube.shape[1] % 2
+        or not cube.flags.c_contiguous
+    ):
         return rd_video_frames(cube, range_bins=range_bins, normalise="none", floor_db=floor_db)
     f, loops, slots, rx, samples = cube.shape
     buf = work if work is not None and work.shape == cube.shape else np.empty_like(cube)
-    np.multiply(cube, _rd_weights(loops, samples), out=buf)
+    floats = (f, loops, slots, rx, 2 * samples)  # a float32 multiply: no complex promotion
+    np.multiply(
+        cube.view(np.float32).reshape(floats),
+        _rd_weights(loops, samples),
+        out=buf.view(np.float32).reshape(floats),
+    )
     spec = scipy.fft.fft(buf, axis=-1, workers=1, overwrite_x=True)
     if range_bins is not None:
         spec = np.ascontiguousarray(spec[..., range_bins])
@@ -76,9 +87,7 @@ def rd_db_frames(
     n_range = spec.shape[-1]
     flat = spec.view(np.float32).reshape(f, loops, slots * rx, 2 * n_range)
     np.square(flat, out=flat)
-    power = flat[:, :, 0].copy()
-    for c in range(1, slots * rx):
-        power += flat[:, :, c]
+    power = flat.sum(axis=2)
     pairs = power.reshape(f, loops, n_range, 2)
     out: NDArray[np.float32] = np.add(pairs[..., 0], pairs[..., 1])
     out *= np.float32(1.0 / (slots * rx))

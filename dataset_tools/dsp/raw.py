@@ -26,7 +26,9 @@ from acquisition.radar.params import RadarParams
 IqOrder = Literal["sdk", "studio"]
 
 _INT16_LE = np.dtype("<i2")
-_UINT32_LE = np.dtype("<u4")
+#: input int16 column of output float column (I0, Q0, I1, Q1) in a group of four
+_SDK_COLUMNS = (2, 0, 3, 1)  # Q0 Q1 I0 I1
+_STUDIO_COLUMNS = (0, 2, 1, 3)  # I0 I1 Q0 Q1
 
 
 def _check_iq_order(iq_order: str) -> None:
@@ -88,18 +90,14 @@ def decode_adc_frames(
         return out
     if stream.size % 4:
         raise ValueError(f"complex LVDS data comes in groups of four int16; got {stream.size}")
-    # Each group of four int16 is two little-endian 32-bit words: the I word (I0 | I1 << 16) and
-    # the Q word (Q0 | Q1 << 16). Re-pairing them into (I0 | Q0 << 16), (I1 | Q1 << 16) with
-    # contiguous bit operations is ~2x faster than a strided int16 shuffle; one conversion to
-    # float32 then yields interleaved complex64.
-    words = np.ascontiguousarray(stream, dtype=_INT16_LE).view(_UINT32_LE).reshape(-1, 2)
-    i_word, q_word = (words[:, 1], words[:, 0]) if iq_order == "sdk" else (words[:, 0], words[:, 1])
-    pairs = np.empty((words.shape[0], 2), dtype=_UINT32_LE)
-    np.left_shift(q_word, np.uint32(16), out=pairs[:, 0])
-    pairs[:, 0] |= i_word & np.uint32(0xFFFF)
-    np.bitwise_and(q_word, np.uint32(0xFFFF0000), out=pairs[:, 1])
-    pairs[:, 1] |= i_word >> np.uint32(16)
-    np.copyto(out.reshape(-1).view(np.float32), pairs.view(_INT16_LE).reshape(-1), casting="unsafe")
+    # Each group of four int16 holds two complex samples (sdk: Q0 Q1 I0 I1; studio: I0 I1 Q0 Q1);
+    # the output's four float32 of that group are I0 Q0 I1 Q1. Four strided casting copies, one
+    # per output column, beat bit re-pairing of 32-bit words and a gather (~2x, one core).
+    groups = np.ascontiguousarray(stream, dtype=_INT16_LE).reshape(-1, 4)
+    dest = out.reshape(-1).view(np.float32).reshape(-1, 4)
+    source = _SDK_COLUMNS if iq_order == "sdk" else _STUDIO_COLUMNS
+    for column, src in enumerate(source):
+        np.copyto(dest[:, column], groups[:, src], casting="unsafe")
     return out
 
 

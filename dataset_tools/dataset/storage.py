@@ -20,6 +20,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dataset_tools.dataset.format import CodecSpec, DatasetError, StorageFormat
+from dataset_tools.dataset.frame_chunks import (
+    FrameChunkLayout,
+    frame_chunk_layout,
+    write_frame_chunks,
+)
 from dataset_tools.dataset.shards import ShardLayout, shard_layout, write_shards
 from dataset_tools.dataset.shards import read_frames as read_shard_frames
 
@@ -147,6 +152,7 @@ class ZarrStorage(Storage):
 
         super().__init__(path, mode)
         self._layouts: dict[str, ShardLayout | None] = {}
+        self._chunk_layouts: dict[str, FrameChunkLayout | None] = {}
         try:
             self.root = zarr.open_group(str(path), mode=mode, zarr_format=3)  # type: ignore[arg-type]
         except Exception as exc:
@@ -224,6 +230,7 @@ class ZarrStorage(Storage):
             **extra,
         )
         self._layouts.pop(path, None)
+        self._chunk_layouts.pop(path, None)
         return arr  # type: ignore[no-any-return]
 
     def _layout(self, path: str) -> ShardLayout | None:
@@ -258,8 +265,25 @@ class ZarrStorage(Storage):
             and values.shape[1:] == layout.shape[1:]
         ):
             write_shards(layout, start, values)
+            return
+        chunked = self._frame_chunks(path) if self.mode != "r" and layout is None else None
+        if (
+            chunked is not None
+            and start % chunked.frames_per_chunk == 0
+            and (stop % chunked.frames_per_chunk == 0 or stop == chunked.shape[0])
+            and stop <= chunked.shape[0]
+            and values.shape[1:] == chunked.shape[1:]
+        ):
+            write_frame_chunks(chunked, start, values)
         else:
             super().write_frames(path, start, values)
+
+    def _frame_chunks(self, path: str) -> FrameChunkLayout | None:
+        if path not in self._chunk_layouts:
+            self._chunk_layouts[path] = frame_chunk_layout(
+                self.array(path), self.path.joinpath(*path.split("/"))
+            )
+        return self._chunk_layouts[path]
 
     def array(self, path: str) -> ArrayHandle:
         import zarr
@@ -293,6 +317,9 @@ class ZarrStorage(Storage):
 
     def delete(self, path: str) -> None:
         self._layouts = {p: v for p, v in self._layouts.items() if not p.startswith(path)}
+        self._chunk_layouts = {
+            p: v for p, v in self._chunk_layouts.items() if not p.startswith(path)
+        }
         target = self.path.joinpath(*path.split("/"))
         if target.exists():
             shutil.rmtree(target)

@@ -87,7 +87,9 @@ def rd_db_frames(
     n_range = spec.shape[-1]
     flat = spec.view(np.float32).reshape(f, loops, slots * rx, 2 * n_range)
     np.square(flat, out=flat)
-    power = flat.sum(axis=2)
+    power = flat[:, :, 0].copy()  # a loop of in-cache adds: faster here than sum(axis=2)
+    for c in range(1, slots * rx):
+        power += flat[:, :, c]
     pairs = power.reshape(f, loops, n_range, 2)
     out: NDArray[np.float32] = np.add(pairs[..., 0], pairs[..., 1])
     out *= np.float32(1.0 / (slots * rx))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 _SYMBOLS = (
@@ -20,6 +22,38 @@ _SYMBOLS = (
 )
 
 
+def _libraries() -> list[ctypes.CDLL]:
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
+    except OSError:
+        return []
+    libs = []
+    for path in sorted(paths):
+        try:
+            libs.append(ctypes.CDLL(path))
+        except OSError:
+            continue
+    return libs
+
+
+def _set(lib: ctypes.CDLL, n: int) -> bool:
+    for symbol in _SYMBOLS:
+        fn = getattr(lib, symbol, None)
+        if fn is not None:
+            fn(ctypes.c_int(n))
+            return True
+    return False
+
+
+def _get(lib: ctypes.CDLL) -> int | None:
+    for symbol in _SYMBOLS:
+        fn = getattr(lib, symbol.replace("set_num", "get_num"), None)
+        if fn is not None:
+            return int(fn())
+    return None
+
+
 def limit_blas_threads(n: int = 1) -> int:
     """Set every loaded OpenBLAS to ``n`` threads (and the environment, for child processes).
 
@@ -28,21 +62,24 @@ def limit_blas_threads(n: int = 1) -> int:
     """
     for var in _ENV:
         os.environ[var] = str(n)
+    return sum(_set(lib, n) for lib in _libraries())
+
+
+@contextmanager
+def single_blas_thread() -> Iterator[None]:
+    """One BLAS thread inside the block, then the previous settings (for build work done in the
+    calling process, which goes on to other work afterwards)."""
+    env = {var: os.environ.get(var) for var in _ENV}
+    before = [(lib, _get(lib)) for lib in _libraries()]
+    limit_blas_threads(1)
     try:
-        with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
-    except OSError:
-        return 0
-    limited = 0
-    for path in sorted(libs):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for symbol in _SYMBOLS:
-            fn = getattr(lib, symbol, None)
-            if fn is not None:
-                fn(ctypes.c_int(n))
-                limited += 1
-                break
-    return limited
+        yield
+    finally:
+        for var, value in env.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        for lib, n in before:
+            if n is not None:
+                _set(lib, n)

@@ -17,7 +17,9 @@ import json
 import multiprocessing
 import struct
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -43,8 +45,7 @@ from dataset_tools.build_tasks import (
     RadarBlockTask,
     RadarTask,
     TaskResult,
-    run_block,
-    run_task,
+    run_any,
     warm_up,
 )
 from dataset_tools.dataset.format import VRDAE_ANGLE, StorageFormat
@@ -644,30 +645,57 @@ def finish_take(
 
 
 def _run_tasks(
-    pool: ProcessPoolExecutor | None, tasks: list[RadarTask | CameraTask | RadarBlockTask]
+    pool: ProcessPoolExecutor | None,
+    tasks: list[RadarTask | CameraTask | RadarBlockTask],
+    pool_workers: int = 0,
 ) -> list[TaskResult]:
-    """Run every task (in the pool when there is one); block tasks give one result per radar."""
-    results: list[TaskResult] = []
+    """Run every task; block tasks give one result per radar.
+
+    This process works too: the pool's ``pool_workers`` processes take tasks from the front of
+    the list (the next one submitted as each finishes), this process from the back, until none
+    is left. It has everything imported already, so with ``--workers 2`` one pool process
+    instead of two saves a worker start (~0.7 s of imports) and its CPU.
+    """
     if pool is None:
-        for t in tasks:
-            if isinstance(t, RadarBlockTask):
-                results += run_block(t)
-            else:
-                results.append(run_task(t))
-        return results
-    futures: list[Future[Any]] = [
-        pool.submit(run_block, t) if isinstance(t, RadarBlockTask) else pool.submit(run_task, t)
-        for t in tasks
-    ]
+        return [r for t in tasks for r in run_any(t)]
+    queue = deque(tasks)
+    lock = threading.Lock()
+    futures: list[Future[list[TaskResult]]] = []
+
+    def feed(_done: Future[list[TaskResult]] | None = None) -> None:
+        with lock:
+            if not queue:
+                return
+            future = pool.submit(run_any, queue.popleft())
+            futures.append(future)
+        future.add_done_callback(feed)
+
+    results: list[TaskResult] = []
     try:
+        for _ in range(2 * max(1, pool_workers)):  # one running and one queued per process
+            feed()
+        while True:
+            with lock:
+                task = queue.pop() if queue else None
+            if task is None:
+                break
+            results += run_any(task)
+        while True:  # futures grows while earlier ones finish
+            with lock:
+                pending = [f for f in futures if not f.done()]
+            if not pending:
+                break
+            wait(pending)
         for f in futures:
-            got = f.result()
-            results += got if isinstance(got, list) else [got]
+            results += f.result()
     except BaseException:
         # let no task of this take write on after the caller drops its sequence
-        for f in futures:
+        with lock:
+            queue.clear()
+            submitted = list(futures)
+        for f in submitted:
             f.cancel()
-        wait(futures)
+        wait(submitted)
         raise
     return results
 
@@ -732,7 +760,20 @@ def build_dataset(
     t0 = time.perf_counter()
     takes = discover(config)
     pseudo = Pseudonymizer(config.pseudonyms)
-    writer, resumed = _open_writer(config)
+    pool: ProcessPoolExecutor | None = None
+    pool_workers = config.workers - 1  # this process is the last worker
+    if pool_workers > 0 and takes:
+        pool = ProcessPoolExecutor(pool_workers, mp_context=multiprocessing.get_context("spawn"))
+        # start the workers (imports take ~0.7 s) while this process opens the dataset and
+        # checks and indexes a take
+        for _ in range(pool_workers):
+            pool.submit(warm_up)
+    try:
+        writer, resumed = _open_writer(config)
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        raise
     if not resumed:
         writer.set_root_attrs(
             {
@@ -757,12 +798,6 @@ def build_dataset(
         f"building {config.out} from {len(takes)} takes of {', '.join(config.sessions)}"
         + (f" (resuming: {len(done)} sequences already complete)" if resumed else "")
     )
-    pool: ProcessPoolExecutor | None = None
-    if config.workers > 1:
-        pool = ProcessPoolExecutor(config.workers, mp_context=multiprocessing.get_context("spawn"))
-        # start the workers (imports take ~1 s) while this process checks and indexes a take
-        for _ in range(config.workers):
-            pool.submit(warm_up)
     seen_ids: dict[str, str] = {}
     sources: list[dict[str, Any]] = []
     first_take: PreparedTake | None = None
@@ -787,7 +822,7 @@ def build_dataset(
                 else:
                     seq, tasks = start_take(writer, prep, config)
                     try:
-                        raw_results = _run_tasks(pool, tasks)
+                        raw_results = _run_tasks(pool, tasks, pool_workers)
                     except (CorruptTakeError, BrokenExecutor):
                         raise
                     except _DATA_ERRORS as exc:  # a damaged chunk found by a worker

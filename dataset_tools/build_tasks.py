@@ -23,7 +23,7 @@ from acquisition.recording import TakeReader
 from acquisition.recording.chunk_reader import read_chunk
 from acquisition.recording.manifest import STREAMS_NAME
 from acquisition.recording.radar_frame_cdr import view_radar_frame
-from dataset_tools.blas_threads import limit_blas_threads
+from dataset_tools.blas_threads import limit_blas_threads, single_blas_thread
 from dataset_tools.dataset.storage import open_storage
 from dataset_tools.dataset.writer import SequenceWriter
 from dataset_tools.dsp import decode_adc_frames
@@ -125,17 +125,24 @@ class TaskResult:
 
 
 def run_task(task: RadarTask | CameraTask) -> TaskResult:
-    """Entry point of a worker process (also called in-process with ``--workers 1``)."""
-    limit_blas_threads(1)
-    if isinstance(task, RadarTask):
-        return _run_radar(task)
-    return _run_camera(task)
+    """Entry point of a worker process (also called in the building process)."""
+    with single_blas_thread():
+        if isinstance(task, RadarTask):
+            return _run_radar(task)
+        return _run_camera(task)
 
 
 def run_block(task: RadarBlockTask) -> list[TaskResult]:
     """Entry point for a block of frames of all radars: one result per radar."""
-    limit_blas_threads(1)
-    return _run_block(task)
+    with single_blas_thread():
+        return _run_block(task)
+
+
+def run_any(task: RadarTask | CameraTask | RadarBlockTask) -> list[TaskResult]:
+    """Any task; a list of results (block tasks give one per radar)."""
+    if isinstance(task, RadarBlockTask):
+        return run_block(task)
+    return [run_task(task)]
 
 
 def warm_up() -> None:

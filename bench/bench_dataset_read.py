@@ -4,8 +4,9 @@ Examples:
     PYTHONPATH=. python bench/bench_dataset_read.py
     PYTHONPATH=. python bench/bench_dataset_read.py --frames 200 --windows 200
 
-Writes a dataset of simulated-looking VRDAE maps for two radars (random complex64 data: the
-format does not compress them, so content does not matter), exports it to HuPR's layout with
+Writes a dataset of VRDAE for two radars as ``dataset-build`` stores it (random complex64
+channels and the angle matrix; the format does not compress them, so content does not matter:
+``Sequence.read`` expands them to the maps), exports it to HuPR's layout with
 ``dataset-export`` (complex128 files, as the authors store them; a complex64 export is timed
 too), then reads the same random windows (8 consecutive frames, both radars) both ways: our
 ``Sequence.read`` and ``np.load`` of 16 files. Also timed: our read of Doppler bins 4..11 only
@@ -30,6 +31,8 @@ WINDOW = 8
 
 def _make_dataset(path: Path, frames: int, seqs: int) -> None:
     from dataset_tools.dataset import DatasetWriter
+    from dataset_tools.dataset.format import VRDAE_ANGLE, VRDAE_CHANNELS
+    from dataset_tools.dsp.hupr import vrdae_angle_matrix
 
     rng = np.random.default_rng(0)
     w = DatasetWriter.create(path, attrs={}, overwrite=True)
@@ -37,11 +40,13 @@ def _make_dataset(path: Path, frames: int, seqs: int) -> None:
         seq = w.begin_sequence(f"seq{s}", frames)
         seq.write_time_axis(np.arange(frames), np.arange(frames) * 100_000_000)
         for radar in ("horizontal", "vertical"):
-            arr = seq.create(f"radar/{radar}/vrdae", (16, 64, 64, 8), np.complex64)
+            # stored as dataset-build stores VRDAE: its channels and the angle matrix
+            arr = seq.create(f"radar/{radar}/{VRDAE_CHANNELS}", (16, 64, 12), np.complex64)
             for start in range(0, frames, 16):
                 n = min(16, frames - start)
-                block = rng.standard_normal((n, 16, 64, 64, 8, 2), dtype=np.float32)
+                block = rng.standard_normal((n, 16, 64, 12, 2), dtype=np.float32)
                 arr[start : start + n] = block.view(np.complex64)[..., 0]
+            seq.write(f"radar/{radar}/{VRDAE_ANGLE}", vrdae_angle_matrix())
             seq.write_stream_meta(
                 f"radar/{radar}",
                 {

@@ -151,7 +151,8 @@ def expand_vrdae(
     double = channels.dtype == np.complex128
     m = _angle_matrix(double) if matrix is None else np.asarray(matrix).reshape(12, -1)
     if m.shape != (12, N_AZIMUTH * N_ELEVATION):
-        raise ValueError(f"VRDAE angle matrix must be (12, 64, 8); got {np.shape(matrix)}")
+        given = np.asarray(matrix).shape
+        raise ValueError(f"VRDAE angle matrix must be (12, 64, 8); got {given}")
     lead = channels.shape[:-1]
     flat = channels.reshape(-1, 12)
     if out is not None:

@@ -40,10 +40,19 @@ class MemorySequence:
     def representations(self, radar: str) -> list[str]:
         return list(self.radar_data[radar])
 
-    def read(self, radar: str, representation: str, start: int, stop: int) -> NDArray[Any]:
+    def read(
+        self,
+        radar: str,
+        representation: str,
+        start: int,
+        stop: int,
+        *,
+        index: tuple[Any, ...] = (),
+    ) -> NDArray[Any]:
         if not 0 <= start <= stop <= self.num_frames:
             raise IndexError(f"frames [{start}, {stop}) outside [0, {self.num_frames})")
-        return self.radar_data[radar][representation][start:stop]
+        data: NDArray[Any] = self.radar_data[radar][representation][(slice(start, stop), *index)]
+        return data
 
     def mask(self, stream: str) -> NDArray[np.bool_]:
         if stream in self.masks:

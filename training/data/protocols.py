@@ -31,8 +31,17 @@ class SequenceSource(Protocol):
 
     def representations(self, radar: str) -> list[str]: ...
 
-    def read(self, radar: str, representation: str, start: int, stop: int) -> NDArray[Any]:
-        """Frames ``[start, stop)`` of one representation, e.g. vrdae (n, 16, 64, 64, 8)."""
+    def read(
+        self,
+        radar: str,
+        representation: str,
+        start: int,
+        stop: int,
+        *,
+        index: tuple[Any, ...] = (),
+    ) -> NDArray[Any]:
+        """Frames ``[start, stop)`` of one representation, e.g. vrdae (n, 16, 64, 64, 8);
+        ``index`` selects on the per-frame axes (e.g. ``(slice(4, 12),)``: Doppler bins)."""
         ...
 
     def mask(self, stream: str) -> NDArray[np.bool_]:

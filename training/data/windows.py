@@ -176,17 +176,16 @@ class RadarWindowDataset(Dataset[dict[str, torch.Tensor]]):
         stop = window.start + self.cfg.window
         parts = []
         for r in self.radars:
-            x = np.asarray(seq.read(r, self.cfg.representation, window.start, stop))
+            bins = self.cfg.doppler_bins if self.cfg.representation == "vrdae" else None
+            # only the model's Doppler bins are read (and, for VRDAE stored as channels, expanded)
+            index = (slice(bins[0], bins[1]),) if bins is not None else ()
+            x = np.asarray(seq.read(r, self.cfg.representation, window.start, stop, index=index))
             if self.cfg.representation == "vrdae":
-                if self.cfg.doppler_bins is not None:
-                    lo, hi = self.cfg.doppler_bins
-                    if hi > x.shape[1]:
-                        raise ValueError(
-                            f"doppler_bins {self.cfg.doppler_bins} outside the {x.shape[1]} "
-                            "Doppler bins stored (a compact simulated dataset needs "
-                            "data.doppler_bins=null)"
-                        )
-                    x = x[:, lo:hi]
+                if bins is not None and x.shape[1] != bins[1] - bins[0]:
+                    raise ValueError(
+                        f"doppler_bins {self.cfg.doppler_bins} outside the Doppler bins stored "
+                        "(a compact simulated dataset needs data.doppler_bins=null)"
+                    )
                 if self.cfg.elevation_mean:
                     x = x.mean(axis=-1)
             if np.iscomplexobj(x):

@@ -29,7 +29,7 @@ def test_direct_chunks_read_back_through_zarr(tmp_path: Path, codec: str, dtype:
     assert layout is not None and layout.frames_per_chunk == 16
     assert (layout.blosc is None) == (codec == "complex")
     rng = np.random.default_rng(0)
-    data = (rng.standard_normal((37, 5, 3)) * 100).astype(dtype)
+    data: np.ndarray = (rng.standard_normal((37, 5, 3)) * 100).astype(dtype)
     for start in (0, 16, 32):  # the last chunk holds 5 frames: padded like zarr's edge chunks
         st.write_frames("s/v", start, data[start : start + 16])
     z = zarr.open_array(str(tmp_path / "d.zarr" / "s" / "v"), mode="r")

@@ -6,7 +6,8 @@ optional Blosc compressor, then ``crc32c``. The build writes them a window at a 
 pipeline (async event loop, buffer copies, per-chunk tasks) costs 4-8 ms per chunk here, 2-3x
 the encoding itself. This module writes the *same bytes zarr would* straight to the chunk files:
 the chunk's bytes (Blosc-compressed with numcodecs when the array says so), its CRC32C, with one
-``writev``. A partial last chunk is padded with the fill value, as zarr stores edge chunks.
+``writev`` (``shards.write_all``). A partial last chunk is padded with the fill value, as zarr
+stores edge chunks.
 
 Any other layout, or an unaligned request, goes through zarr
 (:meth:`dataset_tools.dataset.storage.ZarrStorage.write_frames` decides). Zarr reads what this
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import os
 import struct
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ from typing import Any
 import google_crc32c
 import numpy as np
 from numpy.typing import NDArray
+
+from dataset_tools.dataset.shards import direct_io_metadata, frame_chunk_path, write_all
 
 _CRC = struct.Struct("<I")
 
@@ -42,21 +44,15 @@ class FrameChunkLayout:
     blosc: tuple[str, int, int, int] | None
 
     def chunk_path(self, index: int) -> Path:
-        rest = ["0"] * (len(self.shape) - 1)
-        return self.directory.joinpath("c", str(index), *rest)
+        return frame_chunk_path(self.directory, index, len(self.shape))
 
 
 def frame_chunk_layout(array: Any, directory: Path) -> FrameChunkLayout | None:
     """The direct-write layout of a zarr array, or None when it is stored any other way."""
     from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec
 
-    if sys.byteorder != "little":
-        return None
-    meta = getattr(array, "metadata", None)
-    if meta is None or getattr(meta, "zarr_format", None) != 3:
-        return None
-    key = getattr(meta, "chunk_key_encoding", None)
-    if getattr(key, "name", None) != "default" or getattr(key, "separator", None) != "/":
+    meta = direct_io_metadata(array)
+    if meta is None:
         return None
     codecs = tuple(getattr(meta, "codecs", ()))
     if not 2 <= len(codecs) <= 3:
@@ -122,8 +118,6 @@ def write_frame_chunks(layout: FrameChunkLayout, start: int, values: NDArray[Any
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            for buf in (body, memoryview(crc)):
-                while buf.nbytes:  # a partial write: the rest again
-                    buf = buf[os.write(fd, buf) :]
+            write_all(fd, [body, crc])
         finally:
             os.close(fd)

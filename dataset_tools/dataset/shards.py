@@ -65,24 +65,37 @@ class ShardLayout:
         return int(np.prod(self.chunk)) * self.dtype.itemsize
 
     def shard_path(self, index: int) -> Path:
-        rest = ["0"] * (len(self.shape) - 1)
-        return self.directory.joinpath("c", str(index), *rest)
+        return frame_chunk_path(self.directory, index, len(self.shape))
+
+
+def frame_chunk_path(directory: Path, index: int, ndim: int) -> Path:
+    """File of chunk (or shard) ``index`` along the frame axis: ``c/<index>/0/...`` (zarr v3)."""
+    return directory.joinpath("c", str(index), *(["0"] * (ndim - 1)))
+
+
+def direct_io_metadata(array: Any) -> Any | None:
+    """The zarr v3 metadata of an array whose chunk files direct I/O can name (little-endian
+    host, default ``/`` chunk keys), else None."""
+    if sys.byteorder != "little":
+        return None
+    meta = getattr(array, "metadata", None)
+    if meta is None or getattr(meta, "zarr_format", None) != 3:
+        return None
+    key = getattr(meta, "chunk_key_encoding", None)
+    if getattr(key, "name", None) != "default" or getattr(key, "separator", None) != "/":
+        return None
+    return meta
 
 
 def shard_layout(array: Any, directory: Path) -> ShardLayout | None:
     """The fast-path layout of a zarr array, or None when it is stored any other way."""
     from zarr.codecs import BytesCodec, Crc32cCodec, ShardingCodec
 
-    if sys.byteorder != "little":
-        return None
-    meta = getattr(array, "metadata", None)
-    if meta is None or getattr(meta, "zarr_format", None) != 3:
+    meta = direct_io_metadata(array)
+    if meta is None:
         return None
     codecs = tuple(getattr(meta, "codecs", ()))
-    key = getattr(meta, "chunk_key_encoding", None)
     if len(codecs) != 1 or not isinstance(codecs[0], ShardingCodec):
-        return None
-    if getattr(key, "name", None) != "default" or getattr(key, "separator", None) != "/":
         return None
     sharding = codecs[0]
 
@@ -115,7 +128,7 @@ def shard_layout(array: Any, directory: Path) -> ShardLayout | None:
     return ShardLayout(directory, shape, shard, chunk, dtype, array.fill_value)
 
 
-def _write_all(fd: int, buffers: list[Any]) -> None:
+def write_all(fd: int, buffers: list[Any]) -> None:
     """writev every buffer (in slices of _IOV_MAX, resuming after partial writes)."""
     pending = [memoryview(b).cast("B") for b in buffers]
     while pending:
@@ -161,7 +174,7 @@ def write_shards(layout: ShardLayout, start: int, values: NDArray[Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            _write_all(fd, buffers)
+            write_all(fd, buffers)
         finally:
             os.close(fd)
 
